@@ -1,0 +1,113 @@
+"""The `smtpsim` command: list, run and serve the built-in scenarios.
+
+A thin front end: it parses arguments, calls the scenarios, views and bridge,
+and turns every mistake in its input into exit code 2 with one line saying
+what was expected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from simulator import bridge, scenarios
+from simulator.scenarios import serve_services
+from simulator.views.jsonl import render_jsonl
+from simulator.views.transcript import render_transcript
+
+USAGE_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but every usage error is one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: {message}\n")
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="smtpsim", description="An interactive simulator of how email moves.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("list", help="list the built-in scenarios")
+
+    run = sub.add_parser("run", help="run a scenario and print what happened")
+    run.add_argument("scenario", help="a built-in scenario name (see `smtpsim list`)")
+    run.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    run.add_argument("--format", choices=("transcript", "json", "summary"), default="transcript", help="output format")
+    run.add_argument("--full", action="store_true", help="show message bodies whole in the transcript")
+    run.add_argument("--no-explain", action="store_true", help="leave out the learner's notes")
+
+    serve = sub.add_parser("serve", help="expose the simulated servers to real clients on 127.0.0.1")
+    serve.add_argument("scenario", nargs="?", default="basic", help="the world to serve (default: basic)")
+    serve.add_argument("--smtp", type=_port, default=0, metavar="P", help="port for SMTP (MX); 0 = any free port")
+    serve.add_argument("--submission", type=_port, default=0, metavar="P", help="port for submission; 0 = any free")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1 only)")
+    serve.add_argument("--spool", type=Path, metavar="DIR", help="also write each accepted message to DIR")
+    return parser
+
+
+def _scenario(name: str) -> scenarios.Scenario:
+    try:
+        return scenarios.get(name)
+    except KeyError as exc:
+        print(f"smtpsim: scenario: {exc.args[0]}", file=sys.stderr)
+        raise SystemExit(USAGE_ERROR) from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    dialogue = _scenario(args.scenario).build()
+    trace = dialogue.run()
+    if args.format == "json":
+        sys.stdout.write(render_jsonl(trace))
+    elif args.format == "summary":
+        for result in dialogue.results:
+            for r in result.recipients:
+                print(f"message {result.index}  {r.recipient:<24} {r.status:<9} {r.reply.first_line()}")
+    else:
+        sys.stdout.write(render_transcript(trace, explain=not args.no_explain, full=args.full))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    _scenario(args.scenario)
+    mx, submission = serve_services()
+    if args.spool is not None:
+        try:
+            writer = bridge.spool_writer(args.spool)
+        except OSError as exc:
+            print(f"smtpsim serve: --spool {args.spool}: cannot use it as a directory: {exc.strerror}", file=sys.stderr)
+            return USAGE_ERROR
+        mx.on_stored = submission.on_stored = writer
+    listeners = [bridge.Listener("smtp", mx, args.smtp), bridge.Listener("submission", submission, args.submission)]
+    try:
+        asyncio.run(bridge.serve(listeners, host=args.host))
+    except OSError as exc:
+        print(f"smtpsim serve: cannot listen on {args.host}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "list":
+        for scenario in scenarios.SCENARIOS.values():
+            print(f"{scenario.name:<12} {scenario.description}")
+        return 0
+    if args.command == "run":
+        return _run(args)
+    return _serve(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

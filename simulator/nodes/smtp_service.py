@@ -1,0 +1,107 @@
+"""A node's SMTP service: the policy that answers the server engine's questions.
+
+The engine knows SMTP; this class knows the host: which domains are local,
+which users exist, who must authenticate, and where accepted mail goes. The
+same service runs behind the in-memory simulation and behind `smtpsim serve`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from simulator.protocol.smtp import events as ev
+from simulator.protocol.smtp import replies
+from simulator.protocol.smtp.replies import Code, Reply
+from simulator.protocol.smtp.server import ServerConfig, SMTPServer
+
+AUTH_REQUIRED = Reply(
+    int(Code.S530_AUTH_REQUIRED),
+    "5.7.0",
+    ("Authentication required",),
+    "This is a submission port: log in with AUTH before sending.",
+    "RFC 6409 §4.3, RFC 4954 §6",
+)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A message the service accepted, as the engine handed it over."""
+
+    queue_id: str
+    envelope: ev.Envelope
+    content: bytes = field(repr=False)
+
+
+@dataclass
+class SMTPService:
+    """Policy for one SMTP listener.
+
+    Attributes:
+        config: the engine configuration (host name, limits, extensions).
+        local_domains: domains whose mail this host takes for its own users.
+        users: address -> password of the users who exist here.
+        submission: a submission service (RFC 6409): AUTH first, then any recipient.
+        on_stored: called with each accepted message before the 250 goes out,
+            so nothing is acknowledged that was not kept.
+    """
+
+    config: ServerConfig
+    local_domains: frozenset[str] = frozenset()
+    users: dict[str, str] = field(default_factory=dict)
+    submission: bool = False
+    on_stored: Callable[[StoredMessage], None] | None = None
+    stored: list[StoredMessage] = field(default_factory=list)
+    _accepted: int = 0
+
+    def connect(self) -> SMTPServer:
+        """A server engine for a new connection, greeting already queued."""
+        return SMTPServer(self.config)
+
+    def handle(self, conn: SMTPServer, event: ev.Event) -> None:
+        """Answer an event that needs a reply; ignore the others."""
+        if isinstance(event, ev.MailFrom):
+            conn.send(AUTH_REQUIRED if self.submission and conn.auth_user is None else replies.SENDER_OK)
+        elif isinstance(event, ev.RcptTo):
+            conn.send(self._recipient(conn, event.recipient.mailbox))
+        elif isinstance(event, ev.Vrfy):
+            known = self._user(event.argument)
+            conn.send(replies.vrfy_ok(known) if known else replies.unknown_user(event.argument))
+        elif isinstance(event, ev.AuthCredentials):
+            user = self._user(event.username)
+            ok = user is not None and self.users[user] == event.password
+            conn.send(replies.AUTH_OK if ok else replies.AUTH_FAILED)
+        elif isinstance(event, ev.DataComplete):
+            conn.send(replies.queued(self._store(event)))
+
+    def _user(self, name: str) -> str | None:
+        """Find a user by full address or, for a local domain, by local part."""
+        lowered = name.lower()
+        for address in self.users:
+            local, _, domain = address.lower().partition("@")
+            if lowered == address.lower() or (lowered == local and domain in self.local_domains):
+                return address
+        return None
+
+    def _recipient(self, conn: SMTPServer, address: str) -> Reply:
+        local, _, domain = address.rpartition("@")
+        if address.lower() == "postmaster":  # RFC 5321 §4.5.1
+            return replies.RECIPIENT_OK
+        if domain.lower() in self.local_domains:
+            if self._user(address) or local.lower() == "postmaster":
+                return replies.RECIPIENT_OK
+            return replies.unknown_user(address)
+        if self.submission and conn.auth_user is not None:
+            return replies.RECIPIENT_OK  # authenticated users may send anywhere
+        return replies.relay_denied(address)
+
+    def _store(self, event: ev.DataComplete) -> str:
+        self._accepted += 1
+        # Postfix queue ids are hex; derive ours from a counter so runs repeat exactly.
+        digest = hashlib.sha256(f"{self.config.hostname}/{self._accepted}".encode()).hexdigest()
+        message = StoredMessage(digest[:10].upper(), event.envelope, event.content)
+        if self.on_stored is not None:
+            self.on_stored(message)
+        self.stored.append(message)
+        return message.queue_id

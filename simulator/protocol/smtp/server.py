@@ -1,0 +1,626 @@
+"""The SMTP server engine: one side of one connection, sans-IO (RFC 5321 + ESMTP).
+
+    conn = SMTPServer(ServerConfig(hostname="mx.example.org"))
+    wire = conn.data_to_send()               # the 220 greeting
+    conn.receive_data(b"EHLO a.example\\r\\n")
+    for event in conn.events():
+        if isinstance(event, RcptTo):        # events that need a reply stop here
+            conn.send(replies.RECIPIENT_OK)  # ...until the node decides
+    wire = conn.data_to_send()
+
+The engine owns syntax, limits, framing and the order of commands and answers
+those itself, with the texts Postfix uses. The node owns policy: it answers
+MailFrom, RcptTo, Vrfy, AuthCredentials and DataComplete. Nothing the client
+sends can make this engine raise; misuse by our own code raises
+LocalProtocolError.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from simulator.protocol import sasl
+from simulator.protocol.errors import LocalProtocolError
+from simulator.protocol.linebuffer import CRLF, Line, LineBuffer
+from simulator.protocol.smtp import events as ev
+from simulator.protocol.smtp import replies
+from simulator.protocol.smtp.readers import SyntaxProblem, parse_command, parse_mail, parse_rcpt, parse_vrfy
+from simulator.protocol.smtp.replies import Reply
+from simulator.protocol.smtp.state import TRANSITIONS, State, TLSEstablished, sequence_error
+from simulator.protocol.smtp.writers import format_reply
+
+# RFC 4954 §4: AUTH lines (initial response included) may be this long.
+AUTH_LINE_LIMIT = 12288
+# RFC 1870 §3 (+26 for SIZE), RFC 3461 §5 and RFC 4954 §5 (+500 each for DSN and AUTH=)
+# raise the limit of MAIL and RCPT lines above the 512 of RFC 5321 §4.5.3.1.4.
+ESMTP_PARAMETER_ALLOWANCE = 26 + 500 + 500
+# Commands a web browser or proxy sends; Postfix's smtpd_forbidden_commands.
+HTTP_VERBS = frozenset({"CONNECT", "GET", "POST", "HEAD", "PUT"})
+# Events the node must answer with send() before the engine reads further.
+NEEDS_REPLY = (ev.MailFrom, ev.RcptTo, ev.Vrfy, ev.AuthCredentials, ev.DataComplete)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Who the server is and what it offers; defaults follow Postfix's.
+
+    Attributes:
+        hostname: the name in the greeting and EHLO reply.
+        max_message_size: SIZE advertised and enforced (Postfix message_size_limit); 0 = no limit.
+        max_recipients: recipients per transaction (smtpd_recipient_limit).
+        command_line_limit: octets per command line, CRLF included (RFC 5321 §4.5.3.1.4).
+        text_line_limit: octets per message line, CRLF included (RFC 5321 §4.5.3.1.6).
+        hard_error_limit: errors before the server hangs up with 421 (smtpd_hard_error_limit).
+        starttls: the host can run TLS, so STARTTLS is offered.
+        tls_active: the connection is already TLS (implicit TLS, RFC 8314).
+        auth_mechanisms: SASL mechanisms offered; empty means no AUTH.
+        auth_requires_tls: offer AUTH only over TLS (Postfix smtpd_tls_auth_only).
+    """
+
+    hostname: str = "mx.example.org"
+    banner: str = "ESMTP"
+    max_message_size: int = 10_240_000
+    max_recipients: int = 1000
+    command_line_limit: int = 512
+    text_line_limit: int = 1000
+    hard_error_limit: int = 20
+    pipelining: bool = True
+    vrfy: bool = True
+    eightbitmime: bool = True
+    smtputf8: bool = True
+    chunking: bool = True
+    dsn: bool = True
+    enhanced_status_codes: bool = True
+    starttls: bool = False
+    tls_active: bool = False
+    auth_mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN")
+    auth_requires_tls: bool = True
+
+
+@dataclass(frozen=True)
+class Output:
+    """One reply as written on the wire, with the Reply it renders (for the trace)."""
+
+    data: bytes
+    reply: Reply
+
+
+@dataclass
+class _Chunk:
+    """A BDAT chunk being read; `error` is the reply it gets once read, if refused."""
+
+    remaining: int
+    size: int
+    last: bool
+    error: Reply | None
+
+
+class SMTPServer:
+    """The server side of one SMTP connection."""
+
+    def __init__(self, config: ServerConfig | None = None, *, greet: bool = True) -> None:
+        self.config = config or ServerConfig()
+        self.state = State.CONNECTED
+        self.tls = self.config.tls_active
+        self.auth_user: str | None = None
+        self.errors = 0
+        self.helo = ""
+        self.esmtp = False
+        self._buffer = LineBuffer()
+        self._outbox: list[Output] = []
+        self._queued: deque[ev.Event] = deque()
+        self._awaiting: ev.Event | None = None
+        self._eof = False
+        self._sasl: sasl.ServerMechanism | None = None
+        self._chunk: _Chunk | None = None
+        self._reset_transaction()
+        if greet:
+            self.greet()
+
+    # --- the host's side -------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """The server has finished: write what is pending, then close the connection."""
+        return self.state is State.CLOSED
+
+    def greet(self) -> None:
+        """Send the greeting now (a host modelling a greet pause calls this late).
+
+        A client that spoke before the greeting is not talking SMTP as RFC 5321
+        §4.3.1 requires; it gets 554 instead of 220 and the connection ends.
+        """
+        if self.state is not State.CONNECTED:
+            raise LocalProtocolError("the greeting was already sent")
+        if self._buffer:
+            self._buffer.clear()
+            self._reply(replies.IMPROPER_PIPELINING, closing=True)
+            self._close("the client spoke before the greeting")
+            return
+        self.state = State.GREETED
+        self._reply(replies.greeting(self.config.hostname, self.config.banner))
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes from the client; b"" means the client closed its side."""
+        if self.state is State.CLOSED:
+            return
+        if data:
+            self._buffer.feed(data)
+        else:
+            self._eof = True
+
+    def events(self) -> Iterator[ev.Event]:
+        """Process what has arrived, yielding events until more input is needed.
+
+        After an event in NEEDS_REPLY, call send() before asking for the next one.
+        """
+        while True:
+            if self._awaiting is not None:
+                raise LocalProtocolError(f"answer {type(self._awaiting).__name__} with send() first")
+            event = self._queued.popleft() if self._queued else self._next_event()
+            if event is None:
+                return
+            if isinstance(event, NEEDS_REPLY):
+                self._awaiting = event
+            yield event
+
+    def send(self, reply: Reply) -> None:
+        """Answer the event the engine is waiting on."""
+        event = self._awaiting
+        if event is None:
+            raise LocalProtocolError("no event is waiting for a reply")
+        self._awaiting = None
+        if isinstance(event, ev.MailFrom) and reply.positive:
+            self._sender, self._params = event.sender.mailbox, event.params
+            self.state = TRANSITIONS[(self.state, ev.MailFrom)]
+        elif isinstance(event, ev.RcptTo):
+            self._rcpt_attempts += 1
+            if reply.positive:
+                self._recipients.append(ev.Recipient(event.recipient.mailbox, event.params))
+                self.state = TRANSITIONS[(self.state, ev.RcptTo)]
+        elif isinstance(event, ev.AuthCredentials):
+            self._sasl = None
+            if reply.positive:
+                self.auth_user = event.username
+            self.state = TRANSITIONS[(self.state, ev.AuthCredentials)]
+        elif isinstance(event, ev.DataComplete):
+            self.state = TRANSITIONS[(self.state, ev.DataComplete)]
+            self._reset_transaction()
+        self._reply(reply)
+
+    def tls_started(self) -> None:
+        """The host finished the TLS handshake: start over from EHLO (RFC 3207 §4.2)."""
+        if self.state is not State.STARTTLS:
+            raise LocalProtocolError("tls_started() without an accepted STARTTLS")
+        self.state = TRANSITIONS[(self.state, TLSEstablished)]
+        self.tls = True
+        self.helo, self.esmtp, self.auth_user = "", False, None
+        self._reset_transaction()
+
+    def shutdown(self) -> None:
+        """The server is going away: 421 and close (RFC 5321 §3.8)."""
+        if self.state is not State.CLOSED:
+            self._reply(replies.shutting_down(self.config.hostname), closing=True)
+            self._queued.append(self._close("the server shut down"))
+
+    def outgoing(self) -> list[Output]:
+        """Take the replies written since the last call, one entry per reply."""
+        out, self._outbox = self._outbox, []
+        return out
+
+    def data_to_send(self) -> bytes:
+        """Take the bytes to write since the last call."""
+        return b"".join(o.data for o in self.outgoing())
+
+    @property
+    def extensions(self) -> list[str]:
+        """The EHLO keywords on offer now, in Postfix's order."""
+        c = self.config
+        offered = [
+            ("PIPELINING", c.pipelining),
+            (f"SIZE {c.max_message_size}" if c.max_message_size else "SIZE", True),
+            ("VRFY", c.vrfy),
+            ("STARTTLS", c.starttls and not self.tls),
+            ("AUTH " + " ".join(c.auth_mechanisms), self._auth_offered()),
+            ("ENHANCEDSTATUSCODES", c.enhanced_status_codes),
+            ("8BITMIME", c.eightbitmime),
+            ("DSN", c.dsn),
+            ("SMTPUTF8", c.smtputf8),
+            ("CHUNKING", c.chunking),
+        ]
+        return [keyword for keyword, on in offered if on]
+
+    # --- internals -------------------------------------------------------------
+
+    def _auth_offered(self) -> bool:
+        return bool(self.config.auth_mechanisms) and (self.tls or not self.config.auth_requires_tls)
+
+    def _keywords(self) -> set[str]:
+        return {line.split(" ", 1)[0] for line in self.extensions}
+
+    def _reset_transaction(self) -> None:
+        self._sender = ""
+        self._params = ev.MailParams()
+        self._recipients: list[ev.Recipient] = []
+        self._rcpt_attempts = 0
+        self._content = bytearray()
+        self._size = 0
+        self._data_error: Reply | None = None
+
+    def _reply(self, reply: Reply, *, closing: bool = False) -> None:
+        """Queue a reply; count errors, and hang up with 421 when there are too many.
+
+        Args:
+            closing: the reply ends the session anyway, so it is not counted.
+        """
+        if not self.config.enhanced_status_codes and reply.enhanced:
+            reply = Reply(reply.code, None, reply.lines, reply.explain, reply.rfc)
+        self._outbox.append(Output(format_reply(reply), reply))
+        # Postfix counts errors but not recipients past the limit (smtpd_recipient_overshoot_limit).
+        counted = reply.code >= 400 and reply != replies.TOO_MANY_RECIPIENTS
+        if counted and not closing and self.state is not State.CLOSED:
+            self.errors += 1
+            if self.errors >= self.config.hard_error_limit:
+                too_many = replies.too_many_errors(self.config.hostname)
+                self._outbox.append(Output(format_reply(too_many), too_many))
+                self._queued.append(self._close("too many errors"))
+
+    def _close(self, reason: str) -> ev.ConnectionClosed:
+        self.state = State.CLOSED
+        self._buffer.clear()
+        self._chunk = None
+        return ev.ConnectionClosed(reason)
+
+    def _allowed(self, kind: type[ev.Event]) -> bool:
+        """Consult the table; answer 503 with Postfix's wording when the command is out of turn."""
+        if (self.state, kind) in TRANSITIONS:
+            return True
+        self._reply(sequence_error(self.state, kind, rcpt_attempts=self._rcpt_attempts))
+        return False
+
+    def _next_event(self) -> ev.Event | None:
+        """Process input until an event happens or more input is needed."""
+        while self.state not in (State.CLOSED, State.CONNECTED, State.STARTTLS):
+            if self._chunk is not None:
+                step = self._read_chunk()
+            elif self.state is State.DATA:
+                step = self._read_data_line()
+            elif self.state is State.AUTH:
+                step = self._read_sasl_line()
+            else:
+                step = self._read_command()
+            if step is _MORE:
+                break
+            if isinstance(step, ev.Event):
+                return step
+            if self._queued:
+                return self._queued.popleft()
+        if self._queued:
+            return self._queued.popleft()
+        if self._eof and self.state is not State.CLOSED:
+            if self.state in (State.DATA, State.BDAT) or self._chunk is not None:
+                return self._close("the client closed the connection mid-message: nothing is stored")
+            return self._close("the client closed the connection")
+        return None
+
+    def _hang_up_bare(self, line: Line) -> ev.Event:
+        """Bare CR or LF: refuse like Postfix with smtpd_forbid_bare_newline = yes."""
+        char = "LF" if line.bare_lf else "CR"
+        self._reply(replies.bare_newline(self.config.hostname, char), closing=True)
+        self._reset_transaction()
+        return self._close(f"bare <{char}> received")
+
+    # --- command mode ------------------------------------------------------------
+
+    def _line_limit(self) -> int:
+        limit = self.config.command_line_limit + ESMTP_PARAMETER_ALLOWANCE
+        return max(limit, AUTH_LINE_LIMIT) if self.config.auth_mechanisms else limit
+
+    def _read_command(self) -> ev.Event | _More | None:
+        line = self._buffer.take_line(self._line_limit())
+        if line is None:
+            return _MORE
+        if line.bare_lf or line.bare_cr:
+            return self._hang_up_bare(line)
+        command = parse_command(line.content)
+        verb = command.verb
+        limit = {
+            "MAIL": self.config.command_line_limit + ESMTP_PARAMETER_ALLOWANCE,
+            "RCPT": self.config.command_line_limit + ESMTP_PARAMETER_ALLOWANCE,
+            "AUTH": AUTH_LINE_LIMIT,
+        }.get(verb, self.config.command_line_limit)
+        if line.too_long or line.length > limit:
+            self._reply(replies.LINE_TOO_LONG)
+            return None
+        if not verb:
+            self._reply(replies.BAD_SYNTAX)
+            return None
+        if verb in HTTP_VERBS or verb.endswith(":"):
+            self._reply(replies.HTTP_COMMAND, closing=True)
+            return self._close("a web request, not SMTP")
+        handler = _HANDLERS.get(verb)
+        if handler is None:
+            self._reply(replies.NOT_RECOGNIZED)
+            return None
+        return handler(self, command.argument)
+
+    def _ehlo(self, argument: str, *, extended: bool) -> ev.Event | None:
+        kind: type[ev.Event] = ev.Ehlo if extended else ev.Helo
+        if not argument:
+            self._reply(replies.syntax(f"{'EHLO' if extended else 'HELO'} hostname", enhanced=None))
+            return None
+        if not self._allowed(kind):
+            return None
+        self._reset_transaction()
+        self.state = TRANSITIONS[(self.state, kind)]
+        self.helo, self.esmtp = argument, extended
+        if extended:
+            self._reply(replies.ehlo(self.config.hostname, self.extensions))
+            return ev.Ehlo(argument)
+        self._reply(replies.helo(self.config.hostname))
+        return ev.Helo(argument)
+
+    def _mail(self, argument: str) -> ev.Event | None:
+        if not self._allowed(ev.MailFrom):
+            return None
+        try:
+            sender, params = parse_mail(argument, self._keywords())
+        except SyntaxProblem as problem:
+            self._reply(problem.reply)
+            return None
+        if params.size is not None and self.config.max_message_size and params.size > self.config.max_message_size:
+            self._reply(replies.MESSAGE_TOO_BIG)  # RFC 1870 §6: refuse before any data moves
+            return None
+        return ev.MailFrom(sender, params)
+
+    def _rcpt(self, argument: str) -> ev.Event | None:
+        if not self._allowed(ev.RcptTo):
+            return None
+        try:
+            recipient, params = parse_rcpt(argument, self._keywords(), utf8=self._params.smtputf8)
+        except SyntaxProblem as problem:
+            self._reply(problem.reply)
+            return None
+        if len(self._recipients) >= self.config.max_recipients:
+            self._reply(replies.TOO_MANY_RECIPIENTS)  # RFC 5321 §4.5.3.1.10: earlier ones stand
+            return None
+        return ev.RcptTo(recipient, params)
+
+    def _data(self, argument: str) -> ev.Event | None:
+        if argument:
+            self._reply(replies.syntax("DATA"))
+            return None
+        if not self._allowed(ev.Data):
+            return None
+        self.state = TRANSITIONS[(self.state, ev.Data)]
+        self._reply(replies.START_DATA)
+        return ev.Data()
+
+    def _bdat(self, argument: str) -> ev.Event | None:
+        words = argument.split(" ")
+        size_text = words[0]
+        last = len(words) == 2 and words[1].upper() == "LAST"
+        if not (size_text.isascii() and size_text.isdigit() and len(size_text) <= 20) or len(words) != 1 + last:
+            # Without a valid size nobody can tell where the chunk ends: hang up (RFC 3030 §3).
+            self._reply(replies.syntax("BDAT count [LAST]"), closing=True)
+            return self._close("BDAT without a valid size")
+        size = int(size_text)
+        error: Reply | None = None
+        if not self.config.chunking:
+            error = replies.NOT_RECOGNIZED
+        elif (self.state, ev.Bdat) not in TRANSITIONS:
+            error = sequence_error(self.state, ev.Bdat, rcpt_attempts=self._rcpt_attempts)
+        elif self.config.max_message_size and self._size + size > self.config.max_message_size:
+            error = replies.MESSAGE_TOO_BIG
+        else:
+            self.state = TRANSITIONS[(self.state, ev.Bdat)]
+        # RFC 3030 §2: a refused chunk is still read, so the next command is found.
+        self._chunk = _Chunk(size, size, last, error)
+        return None
+
+    def _read_chunk(self) -> ev.Event | _More | None:
+        chunk = self._chunk
+        assert chunk is not None
+        data = self._buffer.take_upto(chunk.remaining)
+        chunk.remaining -= len(data)
+        if chunk.error is None:
+            self._content += data
+            self._size += len(data)
+        if chunk.remaining:
+            return _MORE
+        self._chunk = None
+        if chunk.error is not None:
+            self._reply(chunk.error)
+            if self.state is State.BDAT:
+                self._reset_transaction()
+                self.state = State.READY
+            return None
+        if chunk.last:
+            self._queued.append(self._complete())
+        else:
+            self._reply(replies.chunk_ok(chunk.size))
+        return ev.Bdat(chunk.size, chunk.last)
+
+    def _complete(self) -> ev.DataComplete:
+        envelope = ev.Envelope(
+            helo=self.helo,
+            sender=self._sender,
+            recipients=tuple(self._recipients),
+            params=self._params,
+            esmtp=self.esmtp,
+            tls=self.tls,
+            auth_user=self.auth_user,
+        )
+        return ev.DataComplete(envelope, bytes(self._content))
+
+    def _rset(self, argument: str) -> ev.Event | None:
+        if argument:
+            self._reply(replies.syntax("RSET"))
+            return None
+        if not self._allowed(ev.Rset):
+            return None
+        self._reset_transaction()
+        self.state = TRANSITIONS[(self.state, ev.Rset)]
+        self._reply(replies.RSET_OK)
+        return ev.Rset()
+
+    def _noop(self, argument: str) -> ev.Event | None:
+        del argument  # RFC 5321 §4.1.1.9: any parameter is ignored
+        self._reply(replies.NOOP_OK)
+        return ev.Noop()
+
+    def _help(self, argument: str) -> ev.Event | None:
+        self._reply(replies.help_text(sorted(_HANDLERS)))
+        return ev.Help(argument)
+
+    def _vrfy(self, argument: str) -> ev.Event | None:
+        if not self.config.vrfy:
+            self._reply(replies.VRFY_DISABLED)
+            return None
+        if not argument:
+            self._reply(replies.syntax("VRFY address"))
+            return None
+        return ev.Vrfy(parse_vrfy(argument))
+
+    def _quit(self, argument: str) -> ev.Event | None:
+        del argument
+        self._reply(replies.BYE)
+        self._queued.append(self._close("the client said QUIT"))
+        return ev.Quit()
+
+    def _starttls(self, argument: str) -> ev.Event | None:
+        if argument:
+            self._reply(replies.syntax("STARTTLS"))
+            return None
+        if self.tls:
+            self._reply(replies.TLS_ALREADY)
+            return None
+        if not self.config.starttls:
+            self._reply(replies.TLS_UNAVAILABLE)
+            return None
+        if not self._allowed(ev.StartTLS):
+            return None
+        self._reply(replies.READY_TLS)
+        # RFC 3207 §4.2 / CVE-2011-0411: anything pipelined after STARTTLS was sent in
+        # clear text and must not be taken as if it came over TLS.
+        self._buffer.clear()
+        self.state = TRANSITIONS[(self.state, ev.StartTLS)]
+        return ev.StartTLS()
+
+    # --- AUTH (RFC 4954) ---------------------------------------------------------
+
+    def _auth(self, argument: str) -> ev.Event | None:
+        if not self.config.auth_mechanisms:
+            self._reply(replies.AUTH_NOT_ENABLED)
+            return None
+        if self.auth_user is not None:
+            self._reply(replies.AUTH_ALREADY)
+            return None
+        if not self._allowed(ev.Auth):
+            return None
+        if not self._auth_offered():
+            self._reply(replies.AUTH_NEEDS_TLS)
+            return None
+        words = argument.split()
+        if not words or len(words) > 2:
+            self._reply(replies.AUTH_SYNTAX)
+            return None
+        mechanism = words[0].upper()
+        if mechanism not in self.config.auth_mechanisms or mechanism not in sasl.SERVER_MECHANISMS:
+            self._reply(replies.AUTH_UNKNOWN_MECHANISM)
+            return None
+        self._sasl = sasl.SERVER_MECHANISMS[mechanism]()
+        self.state = TRANSITIONS[(self.state, ev.Auth)]
+        self._sasl_advance(words[1] if len(words) == 2 else None, first=True)
+        return ev.Auth(mechanism)
+
+    def _read_sasl_line(self) -> ev.Event | _More | None:
+        line = self._buffer.take_line(AUTH_LINE_LIMIT)
+        if line is None:
+            return _MORE
+        if line.bare_lf or line.bare_cr:
+            return self._hang_up_bare(line)
+        if line.too_long:
+            self._sasl_fail(replies.AUTH_LINE_TOO_LONG)
+            return None
+        self._sasl_advance(line.content.decode("ascii", errors="replace"), first=False)
+        return None
+
+    def _sasl_advance(self, response: str | None, *, first: bool) -> None:
+        """Run one SASL step; queue the credentials event or answer with a challenge."""
+        assert self._sasl is not None
+        try:
+            if first:
+                step = self._sasl.start(None if response is None else sasl.decode_response(response))
+            else:
+                step = self._sasl.step(sasl.decode_response(response or ""))
+        except sasl.SaslAborted:
+            self._sasl_fail(replies.AUTH_ABORTED)
+            return
+        except sasl.SaslError:
+            self._sasl_fail(replies.AUTH_BAD_BASE64)
+            return
+        if isinstance(step, sasl.Challenge):
+            self._reply(replies.auth_challenge(step.data))
+        else:
+            self._queued.append(ev.AuthCredentials(self._sasl.name, step.username, step.password, step.authzid))
+
+    def _sasl_fail(self, reply: Reply) -> None:
+        self._sasl = None
+        self.state = State.READY
+        self._reply(reply)
+
+    # --- DATA (RFC 5321 §4.1.1.4, §4.5.2) ----------------------------------------
+
+    def _read_data_line(self) -> ev.Event | _More | None:
+        line = self._buffer.take_line(self.config.text_line_limit)
+        if line is None:
+            return _MORE
+        if line.bare_lf or line.bare_cr:
+            return self._hang_up_bare(line)
+        content = line.content
+        if content == b"." and not line.too_long:
+            if self._data_error is not None:
+                error = self._data_error
+                self._reset_transaction()
+                self.state = State.READY
+                self._reply(error)
+                return None
+            return self._complete()
+        if line.too_long and self._data_error is None:
+            self._data_error = replies.TEXT_LINE_TOO_LONG
+        if content.startswith(b"."):
+            content = content[1:]  # undo dot-stuffing
+        self._size += len(content) + 2
+        if self.config.max_message_size and self._size > self.config.max_message_size:
+            self._data_error = self._data_error or replies.MESSAGE_TOO_BIG
+        if self._data_error is None:
+            self._content += content + CRLF
+        else:
+            self._content.clear()  # keep reading to the dot, but keep nothing
+        return None
+
+
+class _More:
+    """Marker: the buffer holds no complete unit yet."""
+
+
+_MORE = _More()
+
+_HANDLERS: dict[str, Callable[[SMTPServer, str], ev.Event | None]] = {
+    "EHLO": lambda s, a: s._ehlo(a, extended=True),
+    "HELO": lambda s, a: s._ehlo(a, extended=False),
+    "MAIL": SMTPServer._mail,
+    "RCPT": SMTPServer._rcpt,
+    "DATA": SMTPServer._data,
+    "BDAT": SMTPServer._bdat,
+    "RSET": SMTPServer._rset,
+    "NOOP": SMTPServer._noop,
+    "HELP": SMTPServer._help,
+    "VRFY": SMTPServer._vrfy,
+    "QUIT": SMTPServer._quit,
+    "STARTTLS": SMTPServer._starttls,
+    "AUTH": SMTPServer._auth,
+}

@@ -1,0 +1,41 @@
+"""Meaning to bytes: replies, command lines and the dot-stuffed DATA body."""
+
+from __future__ import annotations
+
+from simulator.protocol.smtp.replies import Reply
+
+CRLF = b"\r\n"
+
+
+def format_reply(reply: Reply) -> bytes:
+    """Render a reply, multi-line with '-' after the code on all but the last line (RFC 5321 §4.2.1).
+
+    The enhanced status code (RFC 2034 §4) goes on every line, as Postfix does.
+    """
+    prefix = f"{reply.enhanced} " if reply.enhanced else ""
+    out = []
+    last = len(reply.lines) - 1
+    for i, line in enumerate(reply.lines):
+        text = f"{prefix}{line}".rstrip(" ")
+        if i < last:
+            out.append(f"{reply.code}-{text}")
+        else:
+            out.append(f"{reply.code} {text}" if text else str(reply.code))
+    return ("\r\n".join(out) + "\r\n").encode("utf-8", errors="surrogateescape")
+
+
+def format_command(verb: str, argument: str = "") -> bytes:
+    return (f"{verb} {argument}" if argument else verb).encode("utf-8") + CRLF
+
+
+def dot_stuff(content: bytes) -> bytes:
+    """Frame a message for DATA: double leading dots, end with CRLF . CRLF (RFC 5321 §4.5.2).
+
+    A message that does not end in CRLF gets one, as every real client adds it.
+    """
+    if not content.endswith(CRLF):
+        content += CRLF
+    stuffed = content.replace(b"\r\n.", b"\r\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    return stuffed + b".\r\n"

@@ -1,0 +1,55 @@
+"""The `smtpsim` command: output formats and one-line usage errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from simulator.cli import main
+
+
+def test_run_basic_transcript_shows_dialogue_with_explanations(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "basic"]) == 0
+    out = capsys.readouterr().out
+    assert "<- 220 mx.example.org ESMTP" in out
+    assert "-> MAIL FROM:<alice@example.com>" in out
+    assert "<- 354 End data with <CR><LF>.<CR><LF>" in out
+    assert "# Go ahead: send the message, end it with a line holding only a dot. [RFC 5321 §4.2.2, §4.1.1.4]" in out
+
+
+def test_run_json_is_one_object_per_event(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "basic", "--format", "json"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [e["seq"] for e in events] == list(range(len(events)))
+    assert events[0]["kind"] == "connect"
+    sends = [e for e in events if e["kind"] == "send"]
+    assert sends[0]["data"] == "220 mx.example.org ESMTP\r\n"
+    assert all(e["explain"] and e["rfc"] for e in events)
+
+
+def test_run_summary_reports_each_recipient(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "basic", "--format", "summary"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert any("bob@example.org" in line and "sent" in line for line in out)
+    assert any("nobody@example.org" in line and "failed" in line and "550 5.1.1" in line for line in out)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["run", "nosuch"], "scenario: unknown scenario 'nosuch'; built-in: basic"),
+        (["run", "basic", "--format", "xml"], "invalid choice: 'xml'"),
+        (["serve", "--smtp", "99999"], "expected a port number from 0 to 65535, got '99999'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert expected in err
