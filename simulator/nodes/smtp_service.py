@@ -67,7 +67,7 @@ class SMTPService:
             conn.send(self._recipient(conn, event.recipient.mailbox))
         elif isinstance(event, ev.Vrfy):
             known = self._user(event.argument)
-            conn.send(replies.vrfy_ok(known) if known else replies.unknown_user(event.argument))
+            conn.send(replies.vrfy_ok(event.argument) if known else replies.unknown_user(event.argument))
         elif isinstance(event, ev.AuthCredentials):
             user = self._user(event.username)
             ok = user is not None and self.users[user] == event.password

@@ -472,7 +472,10 @@ class SMTPServer:
         return ev.Noop()
 
     def _help(self, argument: str) -> ev.Event | None:
-        self._reply(replies.help_text(sorted(_HANDLERS)))
+        offered = self._keywords()
+        optional = {"STARTTLS": "STARTTLS", "AUTH": "AUTH", "BDAT": "CHUNKING", "VRFY": "VRFY"}
+        verbs = [v for v in sorted(_HANDLERS) if v not in optional or optional[v] in offered]
+        self._reply(replies.help_text(verbs))
         return ev.Help(argument)
 
     def _vrfy(self, argument: str) -> ev.Event | None:

@@ -16,11 +16,9 @@ def format_reply(reply: Reply) -> bytes:
     out = []
     last = len(reply.lines) - 1
     for i, line in enumerate(reply.lines):
-        text = f"{prefix}{line}".rstrip(" ")
-        if i < last:
-            out.append(f"{reply.code}-{text}")
-        else:
-            out.append(f"{reply.code} {text}" if text else str(reply.code))
+        # The space stays even before empty text: RFC 4954 §4 requires "334 " for an
+        # empty challenge, and RFC 5321 §4.2 allows it everywhere.
+        out.append(f"{reply.code}{'-' if i < last else ' '}{prefix}{line}")
     return ("\r\n".join(out) + "\r\n").encode("utf-8", errors="surrogateescape")
 
 
