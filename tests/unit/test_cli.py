@@ -45,9 +45,7 @@ def test_run_summary_reports_each_recipient(capsys: pytest.CaptureFixture[str]) 
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_line(
-    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_bad_arguments_exit_2_with_one_line(argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2
