@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import smtplib
 import socket
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from aiosmtpd.controller import Controller
 
-from aiosmtpd.controller import Controller  # noqa: E402
-
-from simulator.dialogue import Dialogue  # noqa: E402
-from simulator.nodes.smtp_service import SMTPService  # noqa: E402
-from simulator.protocol.smtp.client import ClientConfig, OutgoingMessage, SMTPClient  # noqa: E402
-from simulator.protocol.smtp.server import ServerConfig  # noqa: E402
+from simulator.dialogue import Dialogue
+from simulator.nodes.smtp_service import SMTPService
+from simulator.protocol.smtp.client import ClientConfig, OutgoingMessage, SMTPClient
+from simulator.protocol.smtp.server import ServerConfig
 
 MESSAGES = 300
 BODY = b"Subject: bench\r\n\r\n" + b"A line of text that is about as long as a line of mail.\r\n" * 40
@@ -50,7 +46,7 @@ class _Sink:
     def __init__(self) -> None:
         self.count = 0
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         self.count += 1
         return "250 2.0.0 Ok"
 

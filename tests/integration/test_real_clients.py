@@ -486,11 +486,11 @@ def test_curl_auth_submission_smtputf8(served: Served, tmp_path: Path, options: 
 # --- hygiene and shutdown ----------------------------------------------------------------------
 
 
-BARE_LF = b"521 5.5.2 mx.example.org Error: bare <LF> received\r\n"
+BARE_LF = b"550 5.5.2 Error: bare <LF> received\r\n"
 
 
-@pytest.mark.parametrize("where", ["command", "data"])
-def test_bare_lf_gets_521_and_hang_up_nothing_stored(served: Served, where: str) -> None:
+@pytest.mark.parametrize("where", ["command", "data", "smuggling"])
+def test_bare_lf_gets_550_and_hang_up_nothing_stored(served: Served, where: str) -> None:
     with raw(served.smtp) as (sock, reader):
         assert read_reply(reader) == [b"220 mx.example.org ESMTP\r\n"]
         if where == "command":
@@ -501,7 +501,18 @@ def test_bare_lf_gets_521_and_hang_up_nothing_stored(served: Served, where: str)
                 assert read_reply(reader)[0].startswith(b"250 ")
             sock.sendall(b"DATA\r\n")
             assert read_reply(reader) == [b"354 End data with <CR><LF>.<CR><LF>\r\n"]
+        if where == "data":
             sock.sendall(b"Subject: smuggling\r\n\r\nbare\nLF\r\n.\r\n")
+        elif where == "smuggling":
+            # A dot after a bare LF is not the end (CVE-2023-51764): the second message is
+            # data, and the server stays silent until the real CRLF . CRLF.
+            sock.sendall(b"Subject: s\r\n\r\nx\n.\r\nMAIL FROM:<evil@x.example>\r\nRCPT TO:<bob@example.org>\r\n")
+            sock.sendall(b"DATA\r\nforged\r\n")
+            sock.settimeout(0.5)
+            with pytest.raises(TimeoutError):
+                sock.recv(1, socket.MSG_PEEK)
+            sock.settimeout(IO_TIMEOUT)
+            sock.sendall(b".\r\n")
         assert reader.read() == BARE_LF  # then EOF: the server hung up
     assert served.messages() == []
 

@@ -204,6 +204,8 @@ class SMTPClient:
         """Queue a message; it goes out as soon as the session is ready."""
         if self._quit_requested:
             raise LocalProtocolError("send_message() after quit()")
+        if not message.recipients:
+            raise LocalProtocolError("a message needs at least one recipient")
         self._messages.append(message)
         self._advance()
 
@@ -415,7 +417,7 @@ class SMTPClient:
             self._finish_locally(tx, NEEDS_SMTPUTF8)
             return
         limit = self.extensions.get("SIZE", "")
-        if limit.isdigit() and int(limit) and len(message.content) > int(limit):
+        if limit.isascii() and limit.isdigit() and int(limit) and len(message.content) > int(limit):
             self._finish_locally(tx, TOO_BIG)
             return
         params = []

@@ -80,9 +80,9 @@ def _params(words: list[str], allowed: set[str]) -> dict[str, str | None]:
         key, eq, value = word.partition("=")
         key = key.upper()
         if key not in allowed:
-            raise SyntaxProblem(replies.unsupported_option(key))
+            raise SyntaxProblem(replies.unsupported_option(word))  # Postfix quotes it whole
         if key in found:
-            raise SyntaxProblem(replies.bad_parameter(f"duplicate {key}"))
+            raise SyntaxProblem(replies.duplicate_parameter(key))
         found[key] = value if eq else None
     return found
 

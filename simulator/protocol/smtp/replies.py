@@ -410,6 +410,13 @@ TEXT_LINE_TOO_LONG = _reply(
     "A line of the message may be at most 1000 octets, CRLF included; the message is refused.",
     "RFC 5321 §4.5.3.1.6",
 )
+MESSAGE_FILE_TOO_BIG = _reply(
+    Code.S552_STORAGE_EXCEEDED,
+    "5.3.4",
+    "Error: message file too big",
+    "The message grew past the SIZE limit while it was sent; none of it is kept.",
+    "RFC 1870 §6, RFC 3030 §2",
+)
 MESSAGE_TOO_BIG = _reply(
     Code.S552_STORAGE_EXCEEDED,
     "5.3.4",
@@ -527,6 +534,16 @@ def bad_parameter(what: str) -> Reply:
     )
 
 
+def duplicate_parameter(name: str) -> Reply:
+    return _reply(
+        Code.S501_ARGUMENT_SYNTAX,
+        "5.5.4",
+        f"Error: duplicate {name} parameter",
+        "Each ESMTP parameter may appear once per command.",
+        "RFC 5321 §4.1.2",
+    )
+
+
 def unsupported_option(name: str) -> Reply:
     return _reply(
         Code.S555_PARAMETERS,
@@ -587,14 +604,15 @@ def vrfy_ok(address: str) -> Reply:
     )
 
 
-def bare_newline(hostname: str, char: str) -> Reply:
+def bare_newline(char: str) -> Reply:
+    """Postfix 3.9+ with smtpd_forbid_bare_newline = reject (and its default reject code, 550)."""
     return _reply(
-        Code.S521_NO_MAIL,
+        Code.S550_MAILBOX_UNAVAILABLE,
         "5.5.2",
-        f"{hostname} Error: bare <{char}> received",
-        f"Lines must end in CR LF. A bare {char} can be used to smuggle a second message past "
-        "filters, so the server hangs up.",
-        "RFC 5321 §2.3.8, §4.1.1.4",
+        f"Error: bare <{char}> received",
+        f"Lines must end in CR LF. A bare {char} lets an attacker smuggle a second message past "
+        "filters (SMTP smuggling), so the server refuses and hangs up.",
+        "RFC 5321 §2.3.8, §4.1.1.4; CVE-2023-51764",
     )
 
 

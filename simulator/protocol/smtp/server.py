@@ -137,7 +137,7 @@ class SMTPServer:
         if self._buffer:
             self._buffer.clear()
             self._reply(replies.IMPROPER_PIPELINING, closing=True)
-            self._close("the client spoke before the greeting")
+            self._queued.append(self._close("the client spoke before the greeting"))
             return
         self.state = State.GREETED
         self._reply(replies.greeting(self.config.hostname, self.config.banner))
@@ -146,6 +146,8 @@ class SMTPServer:
         """Feed bytes from the client; b"" means the client closed its side."""
         if self.state is State.CLOSED:
             return
+        if data and self.state is State.STARTTLS:
+            return  # clear text during the handshake is not to be trusted (RFC 3207 §4.2)
         if data:
             self._buffer.feed(data)
         else:
@@ -176,7 +178,6 @@ class SMTPServer:
             self._sender, self._params = event.sender.mailbox, event.params
             self.state = TRANSITIONS[(self.state, ev.MailFrom)]
         elif isinstance(event, ev.RcptTo):
-            self._rcpt_attempts += 1
             if reply.positive:
                 self._recipients.append(ev.Recipient(event.recipient.mailbox, event.params))
                 self.state = TRANSITIONS[(self.state, ev.RcptTo)]
@@ -195,6 +196,7 @@ class SMTPServer:
         if self.state is not State.STARTTLS:
             raise LocalProtocolError("tls_started() without an accepted STARTTLS")
         self.state = TRANSITIONS[(self.state, TLSEstablished)]
+        self._buffer.clear()
         self.tls = True
         self.helo, self.esmtp, self.auth_user = "", False, None
         self._reset_transaction()
@@ -244,10 +246,11 @@ class SMTPServer:
         self._sender = ""
         self._params = ev.MailParams()
         self._recipients: list[ev.Recipient] = []
-        self._rcpt_attempts = 0
         self._content = bytearray()
         self._size = 0
         self._data_error: Reply | None = None
+        self._bare = ""  # "LF" or "CR" once a bare line ending was seen in DATA
+        self._after_bare_lf = False
 
     def _reply(self, reply: Reply, *, closing: bool = False) -> None:
         """Queue a reply; count errors, and hang up with 421 when there are too many.
@@ -277,7 +280,7 @@ class SMTPServer:
         """Consult the table; answer 503 with Postfix's wording when the command is out of turn."""
         if (self.state, kind) in TRANSITIONS:
             return True
-        self._reply(sequence_error(self.state, kind, rcpt_attempts=self._rcpt_attempts))
+        self._reply(sequence_error(self.state, kind))
         return False
 
     def _next_event(self) -> ev.Event | None:
@@ -305,10 +308,10 @@ class SMTPServer:
             return self._close("the client closed the connection")
         return None
 
-    def _hang_up_bare(self, line: Line) -> ev.Event:
-        """Bare CR or LF: refuse like Postfix with smtpd_forbid_bare_newline = yes."""
-        char = "LF" if line.bare_lf else "CR"
-        self._reply(replies.bare_newline(self.config.hostname, char), closing=True)
+    def _hang_up_bare(self, line: Line | str) -> ev.Event:
+        """Bare CR or LF: refuse like Postfix with smtpd_forbid_bare_newline = reject."""
+        char = line if isinstance(line, str) else "LF" if line.bare_lf else "CR"
+        self._reply(replies.bare_newline(char), closing=True)
         self._reset_transaction()
         return self._close(f"bare <{char}> received")
 
@@ -399,6 +402,9 @@ class SMTPServer:
         return ev.Data()
 
     def _bdat(self, argument: str) -> ev.Event | None:
+        if not self.config.chunking:
+            self._reply(replies.NOT_RECOGNIZED)  # not offered: BDAT is just an unknown word
+            return None
         words = argument.split(" ")
         size_text = words[0]
         last = len(words) == 2 and words[1].upper() == "LAST"
@@ -408,12 +414,10 @@ class SMTPServer:
             return self._close("BDAT without a valid size")
         size = int(size_text)
         error: Reply | None = None
-        if not self.config.chunking:
-            error = replies.NOT_RECOGNIZED
-        elif (self.state, ev.Bdat) not in TRANSITIONS:
-            error = sequence_error(self.state, ev.Bdat, rcpt_attempts=self._rcpt_attempts)
+        if (self.state, ev.Bdat) not in TRANSITIONS:
+            error = sequence_error(self.state, ev.Bdat)
         elif self.config.max_message_size and self._size + size > self.config.max_message_size:
-            error = replies.MESSAGE_TOO_BIG
+            error = replies.MESSAGE_FILE_TOO_BIG
         else:
             self.state = TRANSITIONS[(self.state, ev.Bdat)]
         # RFC 3030 §2: a refused chunk is still read, so the next command is found.
@@ -432,10 +436,12 @@ class SMTPServer:
             return _MORE
         self._chunk = None
         if chunk.error is not None:
-            self._reply(chunk.error)
-            if self.state is State.BDAT:
+            # RFC 3030 §2: a refused chunk fails the whole transaction; chunks already
+            # pipelined behind it meet "need RCPT command" and are read and dropped too.
+            if self.state in (State.MAIL, State.RCPT, State.BDAT):
                 self._reset_transaction()
                 self.state = State.READY
+            self._reply(chunk.error)
             return None
         if chunk.last:
             self._queued.append(self._complete())
@@ -562,8 +568,11 @@ class SMTPServer:
         except sasl.SaslAborted:
             self._sasl_fail(replies.AUTH_ABORTED)
             return
-        except sasl.SaslError:
+        except sasl.SaslDecodeError:
             self._sasl_fail(replies.AUTH_BAD_BASE64)
+            return
+        except sasl.SaslError:
+            self._sasl_fail(replies.AUTH_FAILED)  # decodes, but is not what the mechanism expects
             return
         if isinstance(step, sasl.Challenge):
             self._reply(replies.auth_challenge(step.data))
@@ -582,9 +591,17 @@ class SMTPServer:
         if line is None:
             return _MORE
         if line.bare_lf or line.bare_cr:
-            return self._hang_up_bare(line)
+            # Like Postfix, read on to the real end of data (CRLF . CRLF), then refuse:
+            # a "." after a bare LF is not an end, which is what defeats smuggling.
+            self._bare = self._bare or ("LF" if line.bare_lf else "CR")
+            self._after_bare_lf = line.bare_lf
+            self._content.clear()
+            return None
         content = line.content
-        if content == b"." and not line.too_long:
+        after_bare_lf, self._after_bare_lf = self._after_bare_lf, False
+        if content == b"." and not line.too_long and not after_bare_lf:
+            if self._bare:
+                return self._hang_up_bare(self._bare)
             if self._data_error is not None:
                 error = self._data_error
                 self._reset_transaction()
@@ -598,8 +615,8 @@ class SMTPServer:
             content = content[1:]  # undo dot-stuffing
         self._size += len(content) + 2
         if self.config.max_message_size and self._size > self.config.max_message_size:
-            self._data_error = self._data_error or replies.MESSAGE_TOO_BIG
-        if self._data_error is None:
+            self._data_error = self._data_error or replies.MESSAGE_FILE_TOO_BIG
+        if self._data_error is None and not self._bare:
             self._content += content + CRLF
         else:
             self._content.clear()  # keep reading to the dot, but keep nothing

@@ -62,26 +62,26 @@ TRANSITIONS: dict[tuple[State, type[ev.Event]], State] = {
 }
 
 
-def sequence_error(state: State, kind: type[ev.Event], *, rcpt_attempts: int = 0) -> Reply:
+def sequence_error(state: State, kind: type[ev.Event]) -> Reply:
     """The 503 (or 554) a command gets where the table has no transition for it.
 
-    The texts are Postfix's, which name what is missing rather than just saying
-    "bad sequence".
+    The texts and choices are Postfix's smtpd, which names what is missing rather
+    than just saying "bad sequence".
     """
+    in_transaction = state in (S.MAIL, S.RCPT, S.BDAT)
+    if kind is ev.RcptTo:
+        return replies.DATA_AFTER_BDAT if state is S.BDAT else replies.NEED_MAIL
+    if kind in (ev.Data, ev.Bdat):
+        if state is S.BDAT:
+            return replies.DATA_AFTER_BDAT
+        # RFC 2920 §3.1: a transaction whose recipients were all refused gets 554 at DATA.
+        return replies.NO_VALID_RECIPIENTS if in_transaction else replies.NEED_RCPT
     if state is S.GREETED:
         return replies.SEND_HELO_FIRST
-    if state is S.BDAT and kind in (ev.Data, ev.RcptTo, ev.MailFrom):
-        return replies.DATA_AFTER_BDAT
-    in_transaction = state in (S.MAIL, S.RCPT, S.BDAT)
     if kind is ev.MailFrom and in_transaction:
-        return replies.NESTED_MAIL
+        return replies.DATA_AFTER_BDAT if state is S.BDAT else replies.NESTED_MAIL
     if kind is ev.Auth and in_transaction:
         return replies.AUTH_IN_TRANSACTION
     if kind is ev.StartTLS and in_transaction:
         return replies.TLS_IN_TRANSACTION
-    if kind in (ev.Data, ev.Bdat) and state is S.MAIL:
-        # RFC 2920 §3.1: after pipelined RCPTs that all failed, DATA gets 554.
-        return replies.NO_VALID_RECIPIENTS if rcpt_attempts else replies.NEED_RCPT
-    if kind in (ev.RcptTo, ev.Data, ev.Bdat):
-        return replies.NEED_MAIL
     return replies.BAD_SEQUENCE
