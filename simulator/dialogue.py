@@ -14,7 +14,13 @@ from simulator.nodes.smtp_service import SMTPService
 from simulator.protocol.smtp import events as ev
 from simulator.protocol.smtp.client import SMTPClient
 from simulator.protocol.smtp.server import SMTPServer
-from simulator.trace import TraceEvent
+from simulator.trace import Note, TraceEvent, write_event
+
+CLIENT_BATCH = (
+    "Several commands in one write: with PIPELINING the client does not wait for each reply.",
+    "RFC 2920 §3.1",
+)
+SERVER_BATCH = ("The server answers a pipelined group in one write, one reply per command, in order.", "RFC 2920 §3.2")
 
 
 @dataclass
@@ -75,10 +81,10 @@ class Dialogue:
                 return True
             return False
         self.now += self.latency
-        for out in outputs:
-            note = (out.reply.first_line(), out.reply.explain, out.reply.rfc)
-            self._record("send", self.server_name, self.client_name, note, out.data)
-            self.client.receive_data(out.data)
+        notes = [Note(o.data, o.reply.first_line(), o.reply.explain, o.reply.rfc) for o in outputs]
+        ends = (self.server_name, self.client_name, self.conn, "SMTP")
+        self.trace.append(write_event(len(self.trace), self.now, ends, notes, SERVER_BATCH))
+        self.client.receive_data(b"".join(n.data for n in notes))
         if server.closed:
             self.client.receive_data(b"")
         return True
@@ -91,9 +97,10 @@ class Dialogue:
         if not outputs:
             return False
         self.now += self.latency
-        for out in outputs:
-            self._record("send", self.client_name, self.server_name, (out.summary, out.explain, out.rfc), out.data)
-            server.receive_data(out.data)
+        notes = [Note(o.data, o.summary, o.explain, o.rfc) for o in outputs]
+        ends = (self.client_name, self.server_name, self.conn, "SMTP")
+        self.trace.append(write_event(len(self.trace), self.now, ends, notes, CLIENT_BATCH))
+        server.receive_data(b"".join(n.data for n in notes))
         return True
 
 

@@ -7,7 +7,28 @@ there are any) and a note for learners.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Note:
+    """One protocol unit inside a write (a command, a reply, a message body) and what it means."""
+
+    data: bytes
+    summary: str
+    explain: str
+    rfc: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {**_data_field(self.data), "summary": self.summary, "explain": self.explain, "rfc": self.rfc}
+
+
+def _data_field(data: bytes) -> dict[str, str]:
+    """Bytes as text when they are UTF-8, else as hex."""
+    try:
+        return {"data": data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"data_hex": data.hex()}
 
 
 @dataclass(frozen=True)
@@ -25,6 +46,8 @@ class TraceEvent:
         summary: one line for lists and diagrams.
         explain: what it means, for a learner.
         rfc: where it is specified.
+        notes: for a write holding several units (a pipelined batch, a multi-reply
+            answer), each unit with its own explanation, in order.
     """
 
     seq: int
@@ -38,13 +61,10 @@ class TraceEvent:
     summary: str
     explain: str
     rfc: str
+    notes: tuple[Note, ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, object]:
         """The JSON form: bytes as text when they are UTF-8, else as hex."""
-        try:
-            data: dict[str, str] = {"data": self.data.decode("utf-8")}
-        except UnicodeDecodeError:
-            data = {"data_hex": self.data.hex()}
         return {
             "seq": self.seq,
             "time": round(self.time, 6),
@@ -53,8 +73,30 @@ class TraceEvent:
             "dst": self.dst,
             "conn": self.conn,
             "protocol": self.protocol,
-            **data,
+            **_data_field(self.data),
             "summary": self.summary,
             "explain": self.explain,
             "rfc": self.rfc,
+            "notes": [n.to_dict() for n in self.notes],
         }
+
+
+def write_event(
+    seq: int, time: float, ends: tuple[str, str, int | None, str], notes: list[Note], batch: tuple[str, str]
+) -> TraceEvent:
+    """One write on the wire made of one or more units.
+
+    Args:
+        ends: (src, dst, conn, protocol).
+        batch: (explanation, rfc) for a write of several units.
+    """
+    src, dst, conn, protocol = ends
+    data = b"".join(n.data for n in notes)
+    if len(notes) == 1:
+        only = notes[0]
+        return TraceEvent(
+            seq, time, "send", src, dst, conn, protocol, data, only.summary, only.explain, only.rfc, (only,)
+        )
+    summary = "; ".join(n.summary for n in notes)
+    explain, rfc = batch
+    return TraceEvent(seq, time, "send", src, dst, conn, protocol, data, summary, explain, rfc, tuple(notes))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
-from simulator.trace import TraceEvent
+from simulator.trace import Note, TraceEvent
 
 BODY_LINES = 8
 
@@ -35,19 +35,34 @@ def render_transcript(
             out.append(f"{stamp} == {event.summary}")
         elif event.kind == "send":
             arrow = "<-" if event.src in servers else "->"
-            lines = _wire_lines(event.data)
-            if len(lines) > BODY_LINES + 4 and not full:
-                hidden = len(lines) - BODY_LINES - 1
-                lines = [*lines[:BODY_LINES], f"[... {hidden} more lines ...]", lines[-1]]
-            for i, line in enumerate(lines):
-                out.append(f"{stamp if i == 0 else ' ' * len(stamp)} {arrow} {line}")
+            notes = event.notes or (Note(event.data, event.summary, event.explain, event.rfc),)
+            if len(notes) > 1 and explain:
+                out.append(f"{stamp} {arrow} ({len(notes)} in one write)")
+                out.extend(_explanation(event.explain, event.rfc, len(stamp), width))
+                stamp = " " * len(stamp)
+            for n, note in enumerate(notes):
+                lines = _wire_lines(note.data)
+                if len(lines) > BODY_LINES + 4 and not full:
+                    hidden = len(lines) - BODY_LINES - 1
+                    lines = [*lines[:BODY_LINES], f"[... {hidden} more lines ...]", lines[-1]]
+                for i, line in enumerate(lines):
+                    out.append(f"{stamp if n == i == 0 else ' ' * len(stamp)} {arrow} {line}")
+                if explain:
+                    out.extend(_explanation(note.explain, note.rfc, len(stamp), width))
+            continue
         else:
             out.append(f"{stamp} == {event.summary}")
-        if explain and event.explain:
-            note = f"{event.explain} [{event.rfc}]" if event.rfc else event.explain
-            indent = " " * (len(stamp) + 4)
-            out.extend(textwrap.wrap(note, width=width, initial_indent=indent + "# ", subsequent_indent=indent + "  "))
+        if explain:
+            out.extend(_explanation(event.explain, event.rfc, len(stamp), width))
     return "\n".join(out) + "\n"
+
+
+def _explanation(text: str, rfc: str, margin: int, width: int) -> list[str]:
+    if not text:
+        return []
+    note = f"{text} [{rfc}]" if rfc else text
+    indent = " " * (margin + 4)
+    return textwrap.wrap(note, width=width, initial_indent=indent + "# ", subsequent_indent=indent + "  ")
 
 
 def _wire_lines(data: bytes) -> list[str]:

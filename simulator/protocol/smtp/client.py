@@ -136,10 +136,10 @@ TOO_BIG = Reply(
     "RFC 1870 §4",
 )
 TLS_REQUIRED = Reply(
-    530,
-    "5.7.10",
-    ("the server does not offer STARTTLS, which this client requires",),
-    "The client refuses to send in clear text.",
+    451,
+    "4.7.4",
+    ("TLS is required, but was not offered by the server",),
+    "The client refuses to send in clear text; it keeps the message and tries again later.",
     "RFC 3207 §4.1, RFC 8314",
 )
 
@@ -202,8 +202,8 @@ class SMTPClient:
 
     def send_message(self, message: OutgoingMessage) -> None:
         """Queue a message; it goes out as soon as the session is ready."""
-        if self._quit_requested:
-            raise LocalProtocolError("send_message() after quit()")
+        if self._quit_requested or self.state in (ClientState.QUIT, ClientState.CLOSED):
+            raise LocalProtocolError("send_message() after quit() or after the session ended")
         if not message.recipients:
             raise LocalProtocolError("a message needs at least one recipient")
         self._messages.append(message)
@@ -220,6 +220,8 @@ class SMTPClient:
             raise LocalProtocolError("tls_started() without an accepted STARTTLS")
         self.tls = True
         self.extensions, self.esmtp = {}, False
+        self._buffer.clear()
+        self._reader = ReplyReader()
         self._command("EHLO", "EHLO", self.config.local_hostname)
         self.state = ClientState.EHLO
 
@@ -230,6 +232,8 @@ class SMTPClient:
         if not data:
             self._connection_lost()
             return
+        if self.state is ClientState.TLS_HANDSHAKE:
+            return  # clear text during the handshake is not to be trusted (RFC 3207 §4.2)
         self._buffer.feed(data)
         while not self.closed:
             line = self._buffer.take_line(REPLY_LINE_LIMIT)
@@ -277,6 +281,9 @@ class SMTPClient:
         if not self._pending:
             if self.state is ClientState.GREETING:
                 self._events.append(ev.ReplyReceived("", reply))
+                if reply.code == 421:  # the server is closing anyway: no QUIT
+                    self._fail_session("the server is not accepting connections", reply)
+                    return
                 self._on_greeting(reply)
                 return
             if reply.code == 421:  # RFC 5321 §3.8: the one reply that may come unasked
@@ -352,6 +359,10 @@ class SMTPClient:
     def _on_starttls(self, pending: _Pending, reply: Reply) -> None:
         del pending
         if reply.code == 220:
+            # Anything the server "said" after its 220 came in clear text and may be a
+            # man in the middle's injection: drop it (RFC 3207 §4.2, CVE-2011-0411).
+            self._buffer.clear()
+            self._reader = ReplyReader()
             self.state = ClientState.TLS_HANDSHAKE
             self._events.append(ev.TLSReady())
         elif self.config.starttls == "required":
@@ -399,13 +410,16 @@ class SMTPClient:
         if self.state is ClientState.TRANSACTION:
             self._pump()
             return
-        if self.state is not ClientState.READY or self._pending:
-            return
-        if self._messages:
-            self._begin(self._messages.popleft())
-        elif self._quit_requested:
-            self.state = ClientState.QUIT
-            self._command("QUIT", "QUIT")
+        # A message refused locally (too big, needs SMTPUTF8) leaves the session idle
+        # again at once, so keep going until something is on the wire.
+        while self.state is ClientState.READY and not self._pending:
+            if self._messages:
+                self._begin(self._messages.popleft())
+            elif self._quit_requested:
+                self.state = ClientState.QUIT
+                self._command("QUIT", "QUIT")
+            else:
+                return
 
     def _begin(self, message: OutgoingMessage) -> None:
         self._count += 1
@@ -580,11 +594,13 @@ class SMTPClient:
             self._finish(tx)
 
     def _finish_locally(self, tx: _Transaction, reply: Reply) -> None:
+        """Refuse a message without sending MAIL (so there is nothing to RSET)."""
         for rcpt in tx.message.recipients:
             tx.results[rcpt] = reply
-        self._finish(tx)
+        self._finish(tx, reset=False)
 
-    def _finish(self, tx: _Transaction) -> None:
+    def _finish(self, tx: _Transaction, *, reset: bool = True) -> None:
+        """Report the transaction; with `reset`, clear what the server still holds of it."""
         if self._current is not tx:
             return
         results = tuple(
@@ -597,7 +613,7 @@ class SMTPClient:
         self._plan.clear()
         if self.state is ClientState.TRANSACTION:
             self.state = ClientState.READY
-            if tx.mail_ok and not tx.closed_by_server:
+            if reset and tx.mail_ok and not tx.closed_by_server:
                 # The server still holds the open transaction: clear it (RFC 5321 §4.1.1.5).
                 self._command("RSET", "RSET")
 
@@ -610,7 +626,7 @@ class SMTPClient:
             lost = LOST_AFTER_DOT if tx.content_sent and reply is LOST_CONNECTION else reply
             for rcpt in tx.message.recipients:
                 tx.results.setdefault(rcpt, lost)
-            self._finish(tx)
+            self._finish(tx, reset=False)
         while self._messages:
             self._count += 1
             message = self._messages.popleft()
@@ -631,7 +647,8 @@ class SMTPClient:
 
     def _fail_session(self, reason: str, reply: Reply | None) -> None:
         """Give up at once: the connection is unusable."""
-        self._give_up_all(reply if reply is not None and reply.code >= 400 else LOST_CONNECTION)
+        # A 421 defers with its own words; anything else unexpected is a lost session.
+        self._give_up_all(reply if reply is not None and reply.transient else LOST_CONNECTION)
         self._events.append(ev.SessionFailed(reason, reply))
         self._close()
 
