@@ -8,27 +8,11 @@ there are any) and a note for learners.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from simulator.net.record import Note, data_field
 
-@dataclass(frozen=True)
-class Note:
-    """One protocol unit inside a write (a command, a reply, a message body) and what it means."""
-
-    data: bytes
-    summary: str
-    explain: str
-    rfc: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {**_data_field(self.data), "summary": self.summary, "explain": self.explain, "rfc": self.rfc}
-
-
-def _data_field(data: bytes) -> dict[str, str]:
-    """Bytes as text when they are UTF-8, else as hex."""
-    try:
-        return {"data": data.decode("utf-8")}
-    except UnicodeDecodeError:
-        return {"data_hex": data.hex()}
+__all__ = ["Note", "TraceEvent", "Tracer", "write_event"]
 
 
 @dataclass(frozen=True)
@@ -73,7 +57,7 @@ class TraceEvent:
             "dst": self.dst,
             "conn": self.conn,
             "protocol": self.protocol,
-            **_data_field(self.data),
+            **data_field(self.data),
             "summary": self.summary,
             "explain": self.explain,
             "rfc": self.rfc,
@@ -100,3 +84,33 @@ def write_event(
     summary = "; ".join(n.summary for n in notes)
     explain, rfc = batch
     return TraceEvent(seq, time, "send", src, dst, conn, protocol, data, summary, explain, rfc, tuple(notes))
+
+
+class Clock(Protocol):
+    @property
+    def now(self) -> float: ...
+
+
+class Tracer:
+    """Keeps the trace: the one stream every view reads (implements net.record.Recorder).
+
+    It reads the time from the kernel object itself, not from a closure, so that
+    a deep copy of a world traces with the copy's clock.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.events: list[TraceEvent] = []
+
+    def emit(
+        self, kind: str, src: str, dst: str, conn: int | None, protocol: str, data: bytes,
+        summary: str, explain: str, rfc: str,
+    ) -> None:  # fmt: skip
+        self.events.append(
+            TraceEvent(len(self.events), self.clock.now, kind, src, dst, conn, protocol, data, summary, explain, rfc)
+        )
+
+    def write(
+        self, src: str, dst: str, conn: int | None, protocol: str, notes: list[Note], batch: tuple[str, str]
+    ) -> None:
+        self.events.append(write_event(len(self.events), self.clock.now, (src, dst, conn, protocol), notes, batch))

@@ -1,0 +1,1 @@
+"""The network kernel: simulated time, hosts, links and TCP connections."""

@@ -1,0 +1,88 @@
+"""The discrete-event kernel: a clock and a heap of things to do.
+
+Modelled on simpy's core (not its generator processes, which cannot be
+copied): a heap of (time, priority, seq, action). `seq` makes ties FIFO, so one
+scenario with one seed always runs the same way.
+
+Actions are bound methods (or functools.partial of them) with their arguments,
+never lambdas or closures: the simulator snapshots the whole world with
+copy.deepcopy to step back, and deepcopy rebinds methods to the copied objects
+but would leave a closure pointing at the originals.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# Lower runs first at the same instant: the network delivers before timers fire,
+# so a reply that arrives exactly at a timeout still counts (as in a real stack,
+# where the socket is readable before the timer is checked).
+DELIVERY = 0
+NORMAL = 1
+TIMER = 2
+
+
+@dataclass(order=True)
+class _Entry:
+    time: float
+    priority: int
+    seq: int
+    action: Callable[..., None] = field(compare=False)
+    args: tuple[object, ...] = field(compare=False, default=())
+    cancelled: bool = field(compare=False, default=False)
+
+
+@dataclass
+class Timer:
+    """A handle on something scheduled, so that it can be cancelled."""
+
+    _entry: _Entry
+
+    @property
+    def time(self) -> float:
+        return self._entry.time
+
+    @property
+    def active(self) -> bool:
+        return not self._entry.cancelled
+
+    def cancel(self) -> None:
+        self._entry.cancelled = True
+
+
+class Kernel:
+    """Simulated time and the ordered list of what happens next."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._heap: list[_Entry] = []
+        self._seq = 0
+
+    def schedule(self, delay: float, action: Callable[..., None], *args: object, priority: int = NORMAL) -> Timer:
+        """Run `action(*args)` `delay` simulated seconds from now."""
+        if delay < 0:
+            raise ValueError(f"cannot schedule in the past (delay {delay})")
+        self._seq += 1
+        entry = _Entry(self.now + delay, priority, self._seq, action, args)
+        heapq.heappush(self._heap, entry)
+        return Timer(entry)
+
+    def peek(self) -> float | None:
+        """The time of the next live action, or None when nothing is left."""
+        while self._heap and self._heap[0].cancelled:
+            heapq.heappop(self._heap)
+        return self._heap[0].time if self._heap else None
+
+    def step(self) -> bool:
+        """Run the next action; False when there is none."""
+        if self.peek() is None:
+            return False
+        entry = heapq.heappop(self._heap)
+        self.now = entry.time
+        entry.action(*entry.args)
+        return True
+
+    def __len__(self) -> int:
+        return sum(1 for e in self._heap if not e.cancelled)
