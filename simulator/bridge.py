@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulator.nodes.smtp_service import SMTPService, StoredMessage
+from simulator.nodes.smtp_service import AcceptedMessage, SMTPService
 from simulator.protocol.smtp.replies import Reply
 from simulator.protocol.smtp.server import SMTPServer
 from simulator.protocol.smtp.writers import format_reply
@@ -107,7 +107,7 @@ class Listener:
     port: int
 
 
-def spool_writer(directory: Path) -> Callable[[StoredMessage], None]:
+def spool_writer(directory: Path) -> Callable[[AcceptedMessage], None]:
     """Write each accepted message to DIRECTORY as QUEUEID.eml plus QUEUEID.json (its envelope).
 
     The files appear atomically (written aside, then renamed), so a reader never
@@ -115,7 +115,7 @@ def spool_writer(directory: Path) -> Callable[[StoredMessage], None]:
     """
     directory.mkdir(parents=True, exist_ok=True)
 
-    def write(message: StoredMessage) -> None:
+    def write(message: AcceptedMessage) -> None:
         env = message.envelope
         meta = {
             "queue_id": message.queue_id,

@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from simulator import bridge, scenarios
 from simulator.scenarios import serve_services
+from simulator.sim import Simulation
 from simulator.views.jsonl import render_jsonl
 from simulator.views.transcript import render_transcript
 
@@ -66,16 +67,16 @@ def _scenario(name: str) -> scenarios.Scenario:
 
 
 def _run(args: argparse.Namespace) -> int:
-    dialogue = _scenario(args.scenario).build()
-    trace = dialogue.run()
+    _scenario(args.scenario)
+    sim = Simulation.from_scenario(args.scenario, seed=args.seed)
+    sim.run()
     if args.format == "json":
-        sys.stdout.write(render_jsonl(trace))
+        sys.stdout.write(render_jsonl(sim.trace))
     elif args.format == "summary":
-        for result in dialogue.results:
-            for r in result.recipients:
-                print(f"message {result.index}  {r.recipient:<24} {r.status:<9} {r.reply.first_line()}")
+        for o in sim.outcome():
+            print(f"{o.message_id:<32} {o.recipient:<24} {o.status:<10} {o.where:<18} {o.detail}".rstrip())
     else:
-        sys.stdout.write(render_transcript(trace, explain=not args.no_explain, full=args.full))
+        sys.stdout.write(render_transcript(sim.trace, explain=not args.no_explain, full=args.full))
     return 0
 
 

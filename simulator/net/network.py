@@ -33,6 +33,12 @@ class Endpoint(Protocol):
     def connection_lost(self, reason: str) -> None: ...
 
 
+class DatagramListener(Protocol):
+    """A datagram service on a port (DNS over UDP)."""
+
+    def datagram_received(self, src: str, data: bytes) -> None: ...
+
+
 class Listener(Protocol):
     """A service on a port: makes an endpoint for each accepted connection."""
 
@@ -54,6 +60,7 @@ class Host:
     name: str
     ip: str
     listeners: dict[int, Listener] = field(default_factory=dict)
+    datagram_listeners: dict[int, DatagramListener] = field(default_factory=dict)
     up: bool = True
 
 
@@ -125,6 +132,24 @@ class Network:
 
     def listen(self, host: str, port: int, listener: Listener) -> None:
         self.hosts[host].listeners[port] = listener
+
+    def listen_datagrams(self, host: str, port: int, listener: DatagramListener) -> None:
+        self.hosts[host].datagram_listeners[port] = listener
+
+    # --- datagrams (UDP) --------------------------------------------------------------
+
+    def datagram(self, src: str, dst: str, port: int, note: Note, protocol: str) -> None:
+        """Send one datagram: traced, then delivered after the latency, or lost without a word."""
+        self.tracer.write(src, dst, None, protocol, [note], ("", ""))
+        link = self.link(src, dst)
+        if link.up and not (link.loss and self.rng.random() < link.loss):
+            self.kernel.schedule(link.latency, self._datagram_arrives, src, dst, port, note.data, priority=DELIVERY)
+
+    def _datagram_arrives(self, src: str, dst: str, port: int, data: bytes) -> None:
+        host = self.hosts[dst]
+        listener = host.datagram_listeners.get(port) if host.up else None
+        if listener is not None:
+            listener.datagram_received(src, data)
 
     # --- connections -----------------------------------------------------------------
 

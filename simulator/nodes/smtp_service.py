@@ -26,12 +26,14 @@ AUTH_REQUIRED = Reply(
 
 
 @dataclass(frozen=True)
-class StoredMessage:
-    """A message the service accepted, as the engine handed it over."""
+class AcceptedMessage:
+    """A message the service accepted, as the engine handed it over, and who sent it."""
 
     queue_id: str
     envelope: ev.Envelope
     content: bytes = field(repr=False)
+    client_host: str = ""
+    client_ip: str = ""
 
 
 @dataclass
@@ -43,6 +45,9 @@ class SMTPService:
         local_domains: domains whose mail this host takes for its own users.
         users: address -> password of the users who exist here.
         submission: a submission service (RFC 6409): AUTH first, then any recipient.
+        relay_domains: foreign domains this host still accepts mail for (as a backup MX does).
+        keep: keep every accepted message in `stored` (serve's in-memory store); a
+            world hands them on through `on_stored` instead.
         on_stored: called with each accepted message before the 250 goes out,
             so nothing is acknowledged that was not kept.
     """
@@ -51,16 +56,22 @@ class SMTPService:
     local_domains: frozenset[str] = frozenset()
     users: dict[str, str] = field(default_factory=dict)
     submission: bool = False
-    on_stored: Callable[[StoredMessage], None] | None = None
-    stored: list[StoredMessage] = field(default_factory=list)
+    on_stored: Callable[[AcceptedMessage], None] | None = None
+    stored: list[AcceptedMessage] = field(default_factory=list)
+    relay_domains: frozenset[str] = frozenset()
+    keep: bool = True
     _accepted: int = 0
 
     def connect(self) -> SMTPServer:
         """A server engine for a new connection, greeting already queued."""
         return SMTPServer(self.config)
 
-    def handle(self, conn: SMTPServer, event: ev.Event) -> None:
-        """Answer an event that needs a reply; ignore the others."""
+    def handle(self, conn: SMTPServer, event: ev.Event, peer: tuple[str, str] = ("", "")) -> None:
+        """Answer an event that needs a reply; ignore the others.
+
+        Args:
+            peer: the client's host name and IP address, for the Received header.
+        """
         if isinstance(event, ev.MailFrom):
             conn.send(AUTH_REQUIRED if self.submission and conn.auth_user is None else replies.SENDER_OK)
         elif isinstance(event, ev.RcptTo):
@@ -73,7 +84,7 @@ class SMTPService:
             ok = user is not None and self.users[user] == event.password
             conn.send(replies.AUTH_OK if ok else replies.AUTH_FAILED)
         elif isinstance(event, ev.DataComplete):
-            conn.send(replies.queued(self._store(event)))
+            conn.send(replies.queued(self._store(event, peer)))
 
     def _user(self, name: str) -> str | None:
         """Find a user by full address or, for a local domain, by local part."""
@@ -94,14 +105,17 @@ class SMTPService:
             return replies.unknown_user(address)
         if self.submission and conn.auth_user is not None:
             return replies.RECIPIENT_OK  # authenticated users may send anywhere
+        if domain.lower() in self.relay_domains:
+            return replies.RECIPIENT_OK
         return replies.relay_denied(address)
 
-    def _store(self, event: ev.DataComplete) -> str:
+    def _store(self, event: ev.DataComplete, peer: tuple[str, str]) -> str:
         self._accepted += 1
         # Postfix queue ids are hex; derive ours from a counter so runs repeat exactly.
         digest = hashlib.sha256(f"{self.config.hostname}/{self._accepted}".encode()).hexdigest()
-        message = StoredMessage(digest[:10].upper(), event.envelope, event.content)
+        message = AcceptedMessage(digest[:10].upper(), event.envelope, event.content, *peer)
         if self.on_stored is not None:
             self.on_stored(message)
-        self.stored.append(message)
+        if self.keep:
+            self.stored.append(message)
         return message.queue_id

@@ -27,21 +27,30 @@ def render_transcript(
         width: wrap notes to this many columns.
     """
     out: list[str] = []
-    servers: set[str] = set()
+    servers: dict[int | None, str] = {}  # connection -> its server, to tell the two sides apart
+    context: tuple[int | None, str, str] | None = None
     for event in events:
         stamp = f"{event.time:8.3f}s"
         if event.kind == "connect":
-            servers.add(event.dst)
+            servers[event.conn] = event.dst
+            context = (event.conn, event.src, event.dst)
             out.append(f"{stamp} == {event.summary}")
         elif event.kind == "send":
-            arrow = "<-" if event.src in servers else "->"
+            here = (event.conn, event.src, event.dst) if event.conn is None else _conn_context(event, servers)
+            if here != context:
+                context = here
+                out.append(f"{' ' * len(stamp)} -- {_describe_context(event, servers)}")
+            if event.conn is None:  # a datagram: queries go out, answers come back
+                arrow = "->" if event.summary.endswith("?") else "<-"
+            else:
+                arrow = "<-" if servers.get(event.conn) == event.src else "->"
             notes = event.notes or (Note(event.data, event.summary, event.explain, event.rfc),)
             if len(notes) > 1 and explain:
                 out.append(f"{stamp} {arrow} ({len(notes)} in one write)")
                 out.extend(_explanation(event.explain, event.rfc, len(stamp), width))
                 stamp = " " * len(stamp)
             for n, note in enumerate(notes):
-                lines = _wire_lines(note.data)
+                lines = _wire_lines(note.data) if _is_text(note.data) else [f"[{event.protocol}] {note.summary}"]
                 if len(lines) > BODY_LINES + 4 and not full:
                     hidden = len(lines) - BODY_LINES - 1
                     lines = [*lines[:BODY_LINES], f"[... {hidden} more lines ...]", lines[-1]]
@@ -55,6 +64,28 @@ def render_transcript(
         if explain:
             out.extend(_explanation(event.explain, event.rfc, len(stamp), width))
     return "\n".join(out) + "\n"
+
+
+def _conn_context(event: TraceEvent, servers: dict[int | None, str]) -> tuple[int | None, str, str]:
+    server = servers.get(event.conn, event.dst)
+    client = event.src if event.dst == server else event.dst
+    return (event.conn, client, server)
+
+
+def _describe_context(event: TraceEvent, servers: dict[int | None, str]) -> str:
+    if event.conn is None:
+        return f"{event.src} to {event.dst} ({event.protocol})"
+    _, client, server = _conn_context(event, servers)
+    return f"connection {event.conn}: {client} (->) and {server} (<-), {event.protocol}"
+
+
+def _is_text(data: bytes) -> bool:
+    """Printable UTF-8 with only CR, LF and TAB as controls: show it as lines, else by its summary."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(c in "\r\n\t" or c.isprintable() for c in text)
 
 
 def _explanation(text: str, rfc: str, margin: int, width: int) -> list[str]:

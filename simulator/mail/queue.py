@@ -1,0 +1,95 @@
+"""The outbound queue: what a relay still has to deliver, recipient by recipient.
+
+The retry schedule follows Postfix's defaults (postconf(5)): the first retry
+after minimal_backoff_time (300 s), then the wait doubles up to
+maximal_backoff_time (4000 s); after maximal_queue_lifetime (5 days) the
+message bounces; after delay_warning_time (4 h) the sender is told it is late.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from simulator.protocol.smtp.events import MailParams, RcptParams
+from simulator.protocol.smtp.replies import Reply
+
+
+@dataclass(frozen=True)
+class RetrySchedule:
+    """When to try again, and when to give up; seconds."""
+
+    first_retry: float = 300.0
+    max_backoff: float = 4000.0
+    lifetime: float = 5 * 86400.0
+    delay_warning: float = 4 * 3600.0
+
+    def backoff(self, attempts: int) -> float:
+        """The wait after the attempts so far: 300, 600, 1200, 2400, 4000, 4000, ..."""
+        return float(min(self.first_retry * 2 ** max(attempts - 1, 0), self.max_backoff))
+
+
+@dataclass
+class RecipientState:
+    """Where one recipient of a queued message stands.
+
+    status: "queued" (not tried or deferred), "delivered", "bounced".
+    """
+
+    address: str
+    params: RcptParams = field(default_factory=RcptParams)
+    status: str = "queued"
+    last_reply: Reply | None = None
+    remote_mta: str | None = None
+    attempts: int = 0
+    notified: bool = False  # the sender has had its bounce for this recipient
+
+
+@dataclass
+class QueueEntry:
+    """One message in the queue."""
+
+    queue_id: str
+    sender: str
+    content: bytes = field(repr=False)
+    params: MailParams
+    recipients: list[RecipientState]
+    arrived: float
+    next_attempt: float
+    attempts: int = 0
+    delay_warned: bool = False
+    in_flight: bool = False
+    # RFC 1047: a resend after a connection lost between the final dot and the reply.
+    resend_after_lost_reply: bool = False
+
+    @property
+    def pending(self) -> list[RecipientState]:
+        return [r for r in self.recipients if r.status == "queued"]
+
+    @property
+    def done(self) -> bool:
+        return not self.pending
+
+
+@dataclass
+class OutboundQueue:
+    schedule: RetrySchedule = field(default_factory=RetrySchedule)
+    entries: dict[str, QueueEntry] = field(default_factory=dict)
+
+    def add(self, entry: QueueEntry) -> None:
+        self.entries[entry.queue_id] = entry
+
+    def due(self, now: float) -> list[QueueEntry]:
+        return sorted(
+            (e for e in self.entries.values() if not e.in_flight and e.next_attempt <= now and not e.done),
+            key=lambda e: (e.next_attempt, e.queue_id),
+        )
+
+    def next_wakeup(self) -> float | None:
+        times = [e.next_attempt for e in self.entries.values() if not e.in_flight and not e.done]
+        return min(times) if times else None
+
+    def remove_done(self) -> list[QueueEntry]:
+        finished = [e for e in self.entries.values() if e.done and not e.in_flight]
+        for entry in finished:
+            del self.entries[entry.queue_id]
+        return finished

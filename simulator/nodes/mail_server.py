@@ -1,0 +1,434 @@
+"""A mail server node: MSA, outbound MTA with its queue, MX, and the mailbox store.
+
+One class plays every server role of the default world, switched on per
+host: `submission` (port 587, AUTH required, RFC 6409), `mx` (port 25 for its
+own domains) and the relay that looks up MX records and delivers onward with a
+retry queue. Delivery into a local mailbox adds Return-Path and Received
+headers, as real MTAs do (RFC 5321 §4.4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+
+from simulator.mail import dns, dsn, headers
+from simulator.mail.ledger import Ledger
+from simulator.mail.queue import OutboundQueue, QueueEntry, RecipientState, RetrySchedule
+from simulator.mail.store import MailStore
+from simulator.net.kernel import TIMER, Timer
+from simulator.net.network import Network
+from simulator.nodes.dns_server import Resolver
+from simulator.nodes.smtp_service import AcceptedMessage, SMTPService
+from simulator.nodes.smtp_session import ClientSession, ServerSession, SessionOutcome
+from simulator.protocol.smtp.client import LOST_AFTER_DOT, ClientConfig, OutgoingMessage, SMTPClient
+from simulator.protocol.smtp.events import MailParams, RecipientResult
+from simulator.protocol.smtp.replies import Reply
+from simulator.protocol.smtp.server import ServerConfig
+
+SMTP_PORT = 25
+SUBMISSION_PORT = 587
+
+
+@dataclass
+class _Listener:
+    """Makes a server session for each connection to one port."""
+
+    network: Network
+    service: SMTPService
+    host: str
+    sessions: list[ServerSession] = field(default_factory=list)
+
+    def accept(self) -> ServerSession:
+        session = ServerSession(self.network, self.service, self.host)
+        self.sessions = [s for s in self.sessions if s.engine is not None]
+        self.sessions.append(session)
+        return session
+
+
+@dataclass
+class _Attempt:
+    """One delivery attempt of one queue entry: the domains still in progress."""
+
+    entry: QueueEntry
+    waiting: set[str] = field(default_factory=set)
+
+
+class MailServer:
+    """A mail host: accepts, queues, relays and stores mail."""
+
+    def __init__(
+        self,
+        network: Network,
+        name: str,
+        *,
+        dns_server: str,
+        ledger: Ledger,
+        local_domains: frozenset[str] = frozenset(),
+        users: dict[str, str] | None = None,
+        mx: bool = True,
+        submission: bool = False,
+        relay_domains: frozenset[str] = frozenset(),
+        schedule: RetrySchedule | None = None,
+    ) -> None:
+        self.network, self.name, self.ledger = network, name, ledger
+        self.local_domains = frozenset(d.lower() for d in local_domains)
+        self.users = dict(users or {})
+        self.store = MailStore()
+        for address, _ in self.users.items():
+            if address.rpartition("@")[2].lower() in self.local_domains:
+                self.store.create(address)
+        self.queue = OutboundQueue(schedule or RetrySchedule())
+        self.resolver = Resolver(network, name, dns_server)
+        self.listeners: dict[int, _Listener] = {}
+        self._wakeup: Timer | None = None
+        self._counter = 0
+        if mx:
+            service = SMTPService(
+                ServerConfig(hostname=name, auth_mechanisms=()),
+                local_domains=self.local_domains,
+                users=self.users,
+                relay_domains=relay_domains,
+                keep=False,
+            )
+            service.on_stored = self._accepted
+            self._listen(SMTP_PORT, service)
+        if submission:
+            service = SMTPService(
+                ServerConfig(hostname=name, auth_requires_tls=False),
+                local_domains=self.local_domains,
+                users=self.users,
+                submission=True,
+                keep=False,
+            )
+            service.on_stored = self._accepted
+            self._listen(SUBMISSION_PORT, service)
+
+    def _listen(self, port: int, service: SMTPService) -> None:
+        listener = _Listener(self.network, service, self.name)
+        self.listeners[port] = listener
+        self.network.listen(self.name, port, listener)
+
+    @property
+    def now(self) -> float:
+        return self.network.kernel.now
+
+    def _emit(self, kind: str, summary: str, explain: str, rfc: str) -> None:
+        self.network.tracer.emit(kind, self.name, self.name, None, "SMTP", b"", summary, explain, rfc)
+
+    # --- accepting -------------------------------------------------------------------
+
+    def _accepted(self, message: AcceptedMessage) -> None:
+        """A message got its 250: deliver it here or queue it for relay, before the 250 goes out."""
+        env = message.envelope
+        content = message.content
+        if env.auth_user is not None:  # RFC 6409 §8: the MSA completes what the MUA left out
+            self._counter += 1
+            content = headers.add_missing(
+                content, sender=env.sender, sim_seconds=self.now, host=self.name, counter=self._counter
+            )
+        received = headers.received(
+            from_helo=env.helo,
+            from_host=message.client_host,
+            from_ip=message.client_ip,
+            by_host=self.name,
+            protocol=env.protocol,
+            queue_id=message.queue_id,
+            recipient=env.recipients[0].address if len(env.recipients) == 1 else None,
+            sim_seconds=self.now,
+        )
+        content = headers.prepend(received, content)
+        message_id = _message_id(content)
+        if env.auth_user is not None and message_id in self.ledger.messages:
+            self.ledger.messages[message_id].accepted = True
+        local = [r for r in env.recipients if self._is_local(r.address)]
+        remote = [r for r in env.recipients if not self._is_local(r.address)]
+        for rcpt in local:
+            self._deliver_locally(rcpt.address, env.sender, content, message.queue_id, message_id)
+        if remote:
+            entry = QueueEntry(
+                queue_id=message.queue_id,
+                sender=env.sender,
+                content=content,
+                params=env.params,
+                recipients=[RecipientState(r.address, r.params) for r in remote],
+                arrived=self.now,
+                next_attempt=self.now,
+            )
+            self.queue.add(entry)
+            for rcpt in remote:
+                self.ledger.update(message_id, rcpt.address, "queued", self.name)
+            self._emit(
+                "queue",
+                f"{self.name} queues {message.queue_id} for " + ", ".join(r.address for r in remote),
+                "Accepted for relay: the message waits in the outbound queue until it reaches the next hop.",
+                "RFC 5321 §6.1",
+            )
+            self._schedule_run(0.0)
+
+    def _is_local(self, address: str) -> bool:
+        return address.lower() == "postmaster" or address.rpartition("@")[2].lower() in self.local_domains
+
+    def _deliver_locally(self, address: str, sender: str, content: bytes, queue_id: str, message_id: str) -> None:
+        mailbox = self.store.get(address) or self.store.create(address)
+        earlier = next((m for m in mailbox.messages if message_id and m.message_id == message_id), None)
+        stored = mailbox.append(
+            headers.return_path(sender) + content,
+            self.now,
+            queue_id,
+            message_id,
+            duplicate_of=earlier.queue_id if earlier else None,
+        )
+        self.ledger.update(message_id, address, "delivered", self.name)
+        if earlier is not None:
+            self._emit(
+                "duplicate",
+                f"{self.name} delivers a second copy of {message_id} to {address}",
+                "The same message arrived twice: its first 250 was lost with the connection after the final "
+                "dot, so the sender sent it again. SMTP cannot rule this out.",
+                "RFC 1047; RFC 5321 §4.1.1.4",
+            )
+            return
+        self._emit(
+            "deliver",
+            f"{self.name} delivers {queue_id} into {address}'s mailbox (UID {stored.uid})",
+            "Final delivery: the server adds Return-Path (the envelope sender) and files the message.",
+            "RFC 5321 §4.4",
+        )
+
+    # --- the queue -------------------------------------------------------------------
+
+    def _schedule_run(self, delay: float) -> None:
+        when = self.now + delay
+        if self._wakeup is not None and self._wakeup.active and self._wakeup.time <= when:
+            return
+        if self._wakeup is not None:
+            self._wakeup.cancel()
+        self._wakeup = self.network.kernel.schedule(delay, self._run_queue, priority=TIMER)
+
+    def _run_queue(self) -> None:
+        self._wakeup = None
+        for entry in self.queue.due(self.now):
+            self._attempt(entry)
+        nxt = self.queue.next_wakeup()
+        if nxt is not None:
+            self._schedule_run(max(nxt - self.now, 0.0))
+
+    def _attempt(self, entry: QueueEntry) -> None:
+        entry.in_flight = True
+        attempt = _Attempt(entry)
+        by_domain: dict[str, list[RecipientState]] = {}
+        for rcpt in entry.pending:
+            by_domain.setdefault(rcpt.address.rpartition("@")[2].lower(), []).append(rcpt)
+        attempt.waiting = set(by_domain)
+        if entry.resend_after_lost_reply:
+            self._emit(
+                "resend",
+                f"{self.name} sends {entry.queue_id} again",
+                "The last attempt lost its connection after the final dot, before the reply: the server may "
+                "already have the message, so this resend can make a duplicate.",
+                "RFC 1047",
+            )
+        for domain, rcpts in by_domain.items():
+            self.resolver.query(domain, "MX", partial(self._mx_answer, attempt, domain, rcpts))
+
+    def _mx_answer(
+        self, attempt: _Attempt, domain: str, rcpts: list[RecipientState], answer: dns.Answer | None
+    ) -> None:
+        route = dns.route_from_mx(domain, answer)
+        if isinstance(route, dns.Targets | dns.ImplicitMX):
+            hosts = route.hosts if isinstance(route, dns.Targets) else (route.host,)
+            self._try_hosts(attempt, domain, rcpts, list(hosts), "")
+            return
+        reply = _dns_failure_reply(route)
+        self._settle(attempt, domain, [RecipientResult(r.address, _status(reply), reply) for r in rcpts], None)
+
+    def _try_hosts(
+        self, attempt: _Attempt, domain: str, rcpts: list[RecipientState], hosts: list[str], last_error: str
+    ) -> None:
+        """Try the MX hosts in preference order (RFC 5321 §5.1) until one answers."""
+        if not hosts:
+            reply = Reply(451, "4.4.1", (f"connect to {domain}: {last_error or 'no usable MX host'}",))
+            self._settle(attempt, domain, [RecipientResult(r.address, "deferred", reply) for r in rcpts], None)
+            return
+        host, rest = hosts[0], hosts[1:]
+        self.resolver.query(host, "A", partial(self._a_answer, attempt, domain, rcpts, host, rest))
+
+    def _a_answer(
+        self,
+        attempt: _Attempt,
+        domain: str,
+        rcpts: list[RecipientState],
+        host: str,
+        rest: list[str],
+        answer: dns.Answer | None,
+    ) -> None:
+        addresses = dns.addresses(answer) if answer is not None else ()
+        target = next((h.name for h in self.network.hosts.values() if h.ip in addresses), None)
+        if target is None:
+            self._try_hosts(attempt, domain, rcpts, rest, f"{host}: no address")
+            return
+        message = OutgoingMessage(
+            attempt.entry.sender,
+            tuple(r.address for r in rcpts),
+            attempt.entry.content,
+            notify=rcpts[0].params.notify,
+            ret=attempt.entry.params.ret,
+            envid=attempt.entry.params.envid,
+        )
+        engine = SMTPClient(ClientConfig(local_hostname=self.name))
+        engine.send_message(message)
+        engine.quit()
+        session = ClientSession(
+            self.network, engine, self.name, partial(self._session_done, attempt, domain, rcpts, host, rest)
+        )
+        session.start(target, SMTP_PORT)
+
+    def _session_done(
+        self,
+        attempt: _Attempt,
+        domain: str,
+        rcpts: list[RecipientState],
+        host: str,
+        rest: list[str],
+        outcome: SessionOutcome,
+    ) -> None:
+        if not outcome.results or not outcome.results[0].recipients:
+            # Nothing was said: refused or timed out before the greeting. Next MX host.
+            self._try_hosts(attempt, domain, rcpts, rest, f"{host}: {outcome.failure or 'no greeting'}")
+            return
+        self._settle(attempt, domain, list(outcome.results[0].recipients), host)
+
+    def _settle(self, attempt: _Attempt, domain: str, results: list[RecipientResult], remote: str | None) -> None:
+        entry = attempt.entry
+        message_id = _message_id(entry.content)
+        by_address = {r.address.lower(): r for r in entry.recipients}
+        for result in results:
+            state = by_address[result.recipient.lower()]
+            state.attempts += 1
+            state.last_reply, state.remote_mta = result.reply, remote
+            if result.status == "sent":
+                state.status = "delivered"  # the next hop has it now and keeps the ledger itself
+            elif result.status == "failed":
+                state.status = "bounced"
+                self.ledger.update(message_id, state.address, "bounced", self.name, result.reply.first_line())
+            else:
+                self.ledger.update(message_id, state.address, "queued", self.name, result.reply.first_line())
+            if result.reply == LOST_AFTER_DOT:
+                entry.resend_after_lost_reply = True
+        attempt.waiting.discard(domain)
+        if not attempt.waiting:
+            self._attempt_finished(entry)
+
+    def _attempt_finished(self, entry: QueueEntry) -> None:
+        entry.in_flight = False
+        entry.attempts += 1
+        if entry.pending and self.now - entry.arrived >= self.queue.schedule.lifetime:
+            for rcpt in entry.pending:
+                rcpt.status = "bounced"
+                rcpt.last_reply = Reply(
+                    rcpt.last_reply.code if rcpt.last_reply else 451,
+                    "4.4.7",
+                    (f"message delivery time exceeded, last error: {_last_words(rcpt)}",),
+                )
+                self.ledger.update(_message_id(entry.content), rcpt.address, "bounced", self.name, "expired")
+            self._emit(
+                "expire",
+                f"{self.name} gives up on {entry.queue_id} after {self.queue.schedule.lifetime / 86400:g} days",
+                "The queue lifetime is over: the message is returned to its sender.",
+                "RFC 5321 §4.5.4.1",
+            )
+        self._notify_failures(entry)
+        if entry.pending:
+            if not entry.delay_warned and self.now - entry.arrived >= self.queue.schedule.delay_warning:
+                entry.delay_warned = True
+                self._send_dsn(entry, entry.pending, "delayed")
+            entry.next_attempt = self.now + self.queue.schedule.backoff(entry.attempts)
+            self._emit(
+                "defer",
+                f"{self.name} defers {entry.queue_id}; next try in {entry.next_attempt - self.now:g} s",
+                "A temporary failure: the message stays queued and is retried on the backoff schedule.",
+                "RFC 5321 §4.5.4.1",
+            )
+            self._schedule_run(entry.next_attempt - self.now)
+        else:
+            self.queue.remove_done()
+
+    def _notify_failures(self, entry: QueueEntry) -> None:
+        fresh = [r for r in entry.recipients if r.status == "bounced" and not r.notified]
+        if not fresh:
+            return
+        for rcpt in fresh:
+            rcpt.notified = True
+        self._send_dsn(entry, fresh, "failed")
+
+    def _send_dsn(self, entry: QueueEntry, rcpts: list[RecipientState], action: str) -> None:
+        """Tell the sender (never the null sender: RFC 3464 §2.3 no DSN about a DSN)."""
+        if not dsn.should_bounce(entry.sender):
+            return
+        self._counter += 1
+        statuses = [
+            dsn.RecipientStatus(
+                recipient=r.address,
+                action=action,
+                status=(r.last_reply.enhanced if r.last_reply and r.last_reply.enhanced else "5.0.0"),
+                remote_mta=r.remote_mta,
+                diagnostic=f"smtp; {r.last_reply.first_line()}" if r.last_reply else None,
+                original_recipient=r.params.orcpt,
+                will_retry_until=entry.arrived + self.queue.schedule.lifetime if action == "delayed" else None,
+            )
+            for r in rcpts
+        ]
+        report = dsn.build_dsn(
+            reporting_mta=self.name,
+            original=entry.content,
+            envelope_sender=entry.sender,
+            recipients=statuses,
+            arrival_seconds=entry.arrived,
+            now_seconds=self.now,
+            envid=entry.params.envid,
+            ret=entry.params.ret,
+            postmaster=f"postmaster@{self.name}",
+            queue_id=entry.queue_id,
+            counter=self._counter,
+        )
+        queue_id = f"{entry.queue_id}D{self._counter}"
+        self._emit(
+            "bounce" if action == "failed" else "notify",
+            f"{self.name} sends a {'bounce' if action == 'failed' else 'delay notice'} to {entry.sender}",
+            "A delivery status notification (multipart/report), sent from the null sender <> so that it can "
+            "never cause another bounce.",
+            "RFC 3464; RFC 5321 §4.5.5",
+        )
+        if self._is_local(entry.sender):
+            self._deliver_locally(entry.sender, "", report, queue_id, _message_id(report))
+            return
+        self.queue.add(
+            QueueEntry(
+                queue_id=queue_id,
+                sender="",
+                content=report,
+                params=MailParams(),
+                recipients=[RecipientState(entry.sender)],
+                arrived=self.now,
+                next_attempt=self.now,
+            )
+        )
+        self._schedule_run(0.0)
+
+
+def _message_id(content: bytes) -> str:
+    values = headers.header_values(content, "Message-ID")
+    return values[0].strip() if values else ""
+
+
+def _status(reply: Reply) -> str:
+    return "sent" if reply.positive else "deferred" if reply.transient else "failed"
+
+
+def _last_words(rcpt: RecipientState) -> str:
+    return rcpt.last_reply.first_line() if rcpt.last_reply else "no reply"
+
+
+def _dns_failure_reply(route: dns.Failure) -> Reply:
+    return Reply(route.code, route.status, (route.text,), route.explain, route.rfc)

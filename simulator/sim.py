@@ -1,0 +1,217 @@
+"""The Simulation facade: build a world, step it, step back, run it, look inside.
+
+    sim = Simulation.from_scenario("basic", seed=1)
+    ev = sim.step()           # one trace event, or None when nothing is left
+    sim.back()                # undo the last step
+    sim.run(until=3600)       # simulated seconds, a predicate on TraceEvent, or None (until quiet)
+    sim.submit("alice@example.com", ["bob@example.org"], "Subject: hi\\r\\n\\r\\nHello")
+    sim.mailbox("bob@example.org"), sim.queue("smtp.example.com"), sim.outcome()
+
+Stepping back is checkpoints plus deterministic replay: every so many steps
+the whole world is deep-copied (the trace itself is shared, since events never
+change), and back() restores the last checkpoint before the target and replays
+forward, re-applying the calls the user made (submit) at the step where they
+were made.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from simulator.mail.ledger import Ledger
+from simulator.mail.queue import QueueEntry
+from simulator.mail.store import StoredMessage
+from simulator.net.kernel import Kernel
+from simulator.scenarios.worlds import build_world
+from simulator.trace import TraceEvent
+from simulator.world import World
+
+CHECKPOINT_EVERY = 200
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A call to submit(), remembered so that replay can make it again at the same step."""
+
+    step: int
+    sender: str
+    recipients: tuple[str, ...]
+    content: bytes
+    at: float | None
+
+
+@dataclass
+class _Checkpoint:
+    step: int
+    now: float
+    world: World  # with an empty trace: the live trace's first `length` events belong to it
+    length: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where one recipient of one submitted message ended up."""
+
+    message_id: str
+    sender: str
+    recipient: str
+    status: str  # delivered, bounced, queued, rejected, submitted
+    where: str
+    detail: str
+    copies: int
+
+
+@dataclass
+class Simulation:
+    """One world, its trace, and a cursor that steps forwards and back."""
+
+    scenario: str
+    seed: int = 1
+    _world: World = field(init=False)
+    _shown: int = 0
+    _now: float = 0.0
+    _submissions: list[Submission] = field(default_factory=list)
+    _checkpoints: list[_Checkpoint] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._world = build_world(self.scenario, self.seed)
+        self._checkpoint()
+
+    @classmethod
+    def from_scenario(cls, scenario: str, seed: int = 1) -> Simulation:
+        """Build the built-in scenario of that name (see `smtpsim list`)."""
+        return cls(scenario, seed)
+
+    # --- observing ---------------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        """Simulated seconds at the last step."""
+        return self._now
+
+    @property
+    def trace(self) -> list[TraceEvent]:
+        """The events stepped so far."""
+        return self._world.tracer.events[: self._shown]
+
+    @property
+    def world(self) -> World:
+        return self._world
+
+    def mailbox(self, address: str) -> list[StoredMessage]:
+        for server in self._world.servers.values():
+            box = server.store.get(address)
+            if box is not None:
+                return list(box.messages)
+        raise KeyError(f"no mailbox for {address!r} in this world")
+
+    def queue(self, node: str) -> list[QueueEntry]:
+        try:
+            server = self._world.servers[node]
+        except KeyError:
+            raise KeyError(f"no mail server named {node!r}; there are {', '.join(self._world.servers)}") from None
+        return sorted(server.queue.entries.values(), key=lambda e: (e.next_attempt, e.queue_id))
+
+    def outcome(self) -> list[Outcome]:
+        ledger: Ledger = self._world.ledger
+        return [
+            Outcome(m.message_id, m.sender, rcpt, r.status, r.where, r.detail, r.copies)
+            for m in ledger.messages.values()
+            for rcpt, r in m.recipients.items()
+        ]
+
+    # --- acting --------------------------------------------------------------------------
+
+    def submit(self, sender: str, recipients: list[str], content: str | bytes, at: float | None = None) -> str:
+        """Have the sender's mail client submit a message, now or at simulated time `at`.
+
+        Returns:
+            the Message-ID that follows the message through the trace and outcome().
+        """
+        data = content.encode() if isinstance(content, str) else content
+        submission = Submission(self._shown, sender, tuple(recipients), data, at)
+        self._submissions.append(submission)
+        return self._world.submit(submission.sender, list(submission.recipients), submission.content, at)
+
+    def step(self) -> TraceEvent | None:
+        """Advance to the next trace event; None when nothing is left to happen."""
+        events = self._world.tracer.events
+        kernel: Kernel = self._world.kernel
+        while len(events) <= self._shown:
+            if not kernel.step():
+                return None
+        event = events[self._shown]
+        self._shown += 1
+        self._now = event.time
+        if self._shown % CHECKPOINT_EVERY == 0 and self._checkpoints[-1].step < self._shown:
+            self._checkpoint()
+        return event
+
+    def back(self) -> TraceEvent | None:
+        """Undo the last step; returns the event now last in the trace (None at the start)."""
+        if self._shown == 0:
+            return None
+        self._goto(self._shown - 1)
+        return self.trace[-1] if self._shown else None
+
+    def run(self, until: float | Callable[[TraceEvent], bool] | None = None, max_steps: int = 10_000_000) -> int:
+        """Step until quiet, past simulated time `until`, or until the predicate holds for an event.
+
+        Returns:
+            the number of steps taken.
+        """
+        taken = 0
+        while taken < max_steps:
+            if isinstance(until, int | float) and self._next_time() > until:
+                self._now = max(self._now, float(until))
+                break
+            event = self.step()
+            if event is None:
+                break
+            taken += 1
+            if callable(until) and until(event):
+                break
+        return taken
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _next_time(self) -> float:
+        events = self._world.tracer.events
+        kernel = self._world.kernel
+        while len(events) <= self._shown:
+            if kernel.peek() is None:
+                return float("inf")
+            kernel.step()
+        return events[self._shown].time
+
+    def _checkpoint(self) -> None:
+        tracer = self._world.tracer
+        events, tracer.events = tracer.events, []
+        try:
+            snapshot = copy.deepcopy(self._world)
+        finally:
+            tracer.events = events
+        self._checkpoints.append(_Checkpoint(self._shown, self._now, snapshot, len(events)))
+
+    def _goto(self, target: int) -> None:
+        """Restore the last checkpoint at or before `target`, then replay to it."""
+        while self._checkpoints[-1].step > target:
+            self._checkpoints.pop()
+        checkpoint = self._checkpoints[-1]
+        live = self._world.tracer.events
+        world = copy.deepcopy(checkpoint.world)
+        world.tracer.events = live[: checkpoint.length]
+        self._world, self._shown, self._now = world, checkpoint.step, checkpoint.now
+        pending = [s for s in self._submissions if s.step >= checkpoint.step]
+        self._submissions = [s for s in self._submissions if s.step < checkpoint.step]
+        for submission in pending:
+            if submission.step > target:
+                continue  # made after the point we go back to: undone too
+            while self._shown < submission.step:
+                self.step()
+            self._submissions.append(submission)
+            self._world.submit(submission.sender, list(submission.recipients), submission.content, submission.at)
+        while self._shown < target:
+            self.step()
