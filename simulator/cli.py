@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from simulator import bridge, scenarios
+from simulator import bridge, faults, scenarios
 from simulator.scenarios import serve_services
 from simulator.sim import Simulation
 from simulator.views.jsonl import render_jsonl
@@ -28,6 +28,13 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(USAGE_ERROR, f"{self.prog}: {message}\n")
+
+
+def _fault(text: str) -> faults.Fault:
+    try:
+        return faults.parse(text)
+    except faults.FaultSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _port(text: str) -> int:
@@ -45,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a scenario and print what happened")
     run.add_argument("scenario", help="a built-in scenario name (see `smtpsim list`)")
     run.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    run.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        type=_fault,
+        metavar="SPEC",
+        help=f"inject a fault: {faults.GRAMMAR} (see README); repeatable",
+    )
     run.add_argument("--format", choices=("transcript", "json", "summary"), default="transcript", help="output format")
     run.add_argument("--full", action="store_true", help="show message bodies whole in the transcript")
     run.add_argument("--no-explain", action="store_true", help="leave out the learner's notes")
@@ -69,6 +84,12 @@ def _scenario(name: str) -> scenarios.Scenario:
 def _run(args: argparse.Namespace) -> int:
     _scenario(args.scenario)
     sim = Simulation.from_scenario(args.scenario, seed=args.seed)
+    for fault in args.fault:
+        try:
+            sim.inject(fault)
+        except faults.FaultSpecError as exc:  # names a host this world does not have
+            print(f"smtpsim: --fault: {exc}", file=sys.stderr)
+            return USAGE_ERROR
     sim.run()
     if args.format == "json":
         sys.stdout.write(render_jsonl(sim.trace))

@@ -20,6 +20,7 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from simulator.faults import Fault
 from simulator.mail.ledger import Ledger
 from simulator.mail.queue import QueueEntry
 from simulator.mail.store import StoredMessage
@@ -40,6 +41,14 @@ class Submission:
     recipients: tuple[str, ...]
     content: bytes
     at: float | None
+
+
+@dataclass(frozen=True)
+class Injection:
+    """A call to inject(), with a pristine copy of the fault so that replay can install it again."""
+
+    step: int
+    fault: Fault
 
 
 @dataclass
@@ -72,7 +81,7 @@ class Simulation:
     _world: World = field(init=False)
     _shown: int = 0
     _now: float = 0.0
-    _submissions: list[Submission] = field(default_factory=list)
+    _actions: list[Submission | Injection] = field(default_factory=list)
     _checkpoints: list[_Checkpoint] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -132,8 +141,13 @@ class Simulation:
         """
         data = content.encode() if isinstance(content, str) else content
         submission = Submission(self._shown, sender, tuple(recipients), data, at)
-        self._submissions.append(submission)
+        self._actions.append(submission)
         return self._world.submit(submission.sender, list(submission.recipients), submission.content, at)
+
+    def inject(self, fault: Fault) -> None:
+        """Break something now (or at the fault's `at`): see simulator.faults for the catalogue."""
+        self._actions.append(Injection(self._shown, copy.deepcopy(fault)))
+        copy.deepcopy(fault).install(self._world)
 
     def step(self) -> TraceEvent | None:
         """Advance to the next trace event; None when nothing is left to happen."""
@@ -204,14 +218,17 @@ class Simulation:
         world = copy.deepcopy(checkpoint.world)
         world.tracer.events = live[: checkpoint.length]
         self._world, self._shown, self._now = world, checkpoint.step, checkpoint.now
-        pending = [s for s in self._submissions if s.step >= checkpoint.step]
-        self._submissions = [s for s in self._submissions if s.step < checkpoint.step]
-        for submission in pending:
-            if submission.step > target:
+        pending = [a for a in self._actions if a.step >= checkpoint.step]
+        self._actions = [a for a in self._actions if a.step < checkpoint.step]
+        for action in pending:
+            if action.step > target:
                 continue  # made after the point we go back to: undone too
-            while self._shown < submission.step:
+            while self._shown < action.step:
                 self.step()
-            self._submissions.append(submission)
-            self._world.submit(submission.sender, list(submission.recipients), submission.content, submission.at)
+            self._actions.append(action)
+            if isinstance(action, Submission):
+                self._world.submit(action.sender, list(action.recipients), action.content, action.at)
+            else:
+                copy.deepcopy(action.fault).install(self._world)
         while self._shown < target:
             self.step()

@@ -17,6 +17,7 @@ from simulator.net.kernel import Kernel
 from simulator.net.network import Network
 from simulator.nodes.mail_client import MailClient
 from simulator.nodes.mail_server import MailServer
+from simulator.nodes.smtp_service import Interceptor
 from simulator.protocol.smtp.client import OutgoingMessage
 from simulator.trace import Tracer
 
@@ -31,6 +32,7 @@ class World:
     ledger: Ledger
     servers: dict[str, MailServer] = field(default_factory=dict)
     clients: dict[str, MailClient] = field(default_factory=dict)  # by the address that uses them
+    faults: list[Interceptor] = field(default_factory=list)  # simulator.faults.Fault instances
     submitted: int = 0
 
     def submit(self, sender: str, recipients: list[str], content: bytes, at: float | None) -> str:

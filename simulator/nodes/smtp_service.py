@@ -25,6 +25,30 @@ AUTH_REQUIRED = Reply(
 )
 
 
+class Interceptor:
+    """A hook in a server's policy, through which the simulator's faults act.
+
+    Each method may return a reply that replaces the normal decision; None lets
+    the service decide as usual. Session-level hooks say whether to hang up
+    after an event (before its reply goes out) or to stop answering at all.
+    """
+
+    def on_connect(self, server: str, peer: tuple[str, str], open_from_peer: int) -> Reply | None:
+        return None
+
+    def on_mail(self, server: str, peer: tuple[str, str], sender: str) -> Reply | None:
+        return None
+
+    def on_rcpt(self, server: str, peer: tuple[str, str], sender: str, recipient: str) -> Reply | None:
+        return None
+
+    def drop_after(self, server: str, event: ev.Event) -> bool:
+        return False
+
+    def mute(self, server: str) -> bool:
+        return False
+
+
 @dataclass(frozen=True)
 class AcceptedMessage:
     """A message the service accepted, as the engine handed it over, and who sent it."""
@@ -60,10 +84,17 @@ class SMTPService:
     stored: list[AcceptedMessage] = field(default_factory=list)
     relay_domains: frozenset[str] = frozenset()
     keep: bool = True
+    interceptors: list[Interceptor] = field(default_factory=list)
     _accepted: int = 0
 
-    def connect(self) -> SMTPServer:
-        """A server engine for a new connection, greeting already queued."""
+    def connect(self, peer: tuple[str, str] = ("", ""), open_from_peer: int = 1) -> SMTPServer:
+        """A server engine for a new connection, its greeting queued (or a 421 from an interceptor)."""
+        for interceptor in self.interceptors:
+            refusal = interceptor.on_connect(self.config.hostname, peer, open_from_peer)
+            if refusal is not None:
+                engine = SMTPServer(self.config, greet=False)
+                engine.refuse(refusal)
+                return engine
         return SMTPServer(self.config)
 
     def handle(self, conn: SMTPServer, event: ev.Event, peer: tuple[str, str] = ("", "")) -> None:
@@ -72,10 +103,19 @@ class SMTPService:
         Args:
             peer: the client's host name and IP address, for the Received header.
         """
+        host = self.config.hostname
         if isinstance(event, ev.MailFrom):
-            conn.send(AUTH_REQUIRED if self.submission and conn.auth_user is None else replies.SENDER_OK)
+            sender = event.sender.mailbox
+            forced = next((r for i in self.interceptors if (r := i.on_mail(host, peer, sender))), None)
+            default = AUTH_REQUIRED if self.submission and conn.auth_user is None else replies.SENDER_OK
+            conn.send(forced or default)
         elif isinstance(event, ev.RcptTo):
-            conn.send(self._recipient(conn, event.recipient.mailbox))
+            rcpt = event.recipient.mailbox
+            reply = self._recipient(conn, rcpt)
+            if reply.positive:
+                sender = conn.envelope_sender
+                reply = next((r for i in self.interceptors if (r := i.on_rcpt(host, peer, sender, rcpt))), reply)
+            conn.send(reply)
         elif isinstance(event, ev.Vrfy):
             known = self._user(event.argument)
             conn.send(replies.vrfy_ok(event.argument) if known else replies.unknown_user(event.argument))

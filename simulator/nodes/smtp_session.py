@@ -49,10 +49,15 @@ class ServerSession:
         self.conn = conn
         client = self.network.hosts[conn.client]
         self.peer = (client.name, client.ip)
-        self.engine = self.service.connect()
+        open_from_peer = sum(
+            1 for c in self.network.connections.values() if c.open and c.client == conn.client and c.server == self.host
+        )
+        self.engine = self.service.connect(self.peer, open_from_peer)
         self._pump()
 
     def data_received(self, data: bytes) -> None:
+        if self._muted():
+            return  # a server that has stopped answering: the bytes are read and ignored
         if self.engine is not None:
             self.engine.receive_data(data)
             self._pump()
@@ -73,12 +78,23 @@ class ServerSession:
             self.engine.shutdown()
             self._pump()
 
+    def _muted(self) -> bool:
+        return any(i.mute(self.host) for i in self.service.interceptors)
+
     def _pump(self) -> None:
         engine, conn = self.engine, self.conn
-        if engine is None or conn is None:
-            return
+        if engine is None or conn is None or self._muted():
+            return  # a hung server: it says nothing, not even its own timeout
         for event in engine.events():
             self.service.handle(engine, event, self.peer)
+            if any(i.drop_after(self.host, event) for i in self.service.interceptors):
+                # The connection dies before the replies leave: for DataComplete the message
+                # is already stored, the client never hears the 250 (RFC 1047).
+                engine.outgoing()
+                self.engine = None
+                self._stop_timer()
+                self.network.reset(conn, "server", "connection lost")
+                return
         outputs = engine.outgoing()
         notes = [Note(o.data, o.reply.first_line(), o.reply.explain, o.reply.rfc) for o in outputs]
         self.network.send(conn, "server", notes, SERVER_BATCH)

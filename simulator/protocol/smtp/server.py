@@ -142,6 +142,19 @@ class SMTPServer:
         self.state = State.GREETED
         self._reply(replies.greeting(self.config.hostname, self.config.banner))
 
+    def refuse(self, reply: Reply) -> None:
+        """Answer the connection with a refusal instead of the greeting, then close (RFC 5321 §3.1)."""
+        if self.state is not State.CONNECTED:
+            raise LocalProtocolError("refuse() replaces the greeting")
+        self._buffer.clear()
+        self._reply(reply, closing=True)
+        self._queued.append(self._close(f"refused: {reply.first_line()}"))
+
+    @property
+    def envelope_sender(self) -> str:
+        """The reverse-path of the open transaction ("" when none, or the null sender)."""
+        return self._sender
+
     def receive_data(self, data: bytes) -> None:
         """Feed bytes from the client; b"" means the client closed its side."""
         if self.state is State.CLOSED:

@@ -1,0 +1,748 @@
+"""The fault catalogue: ways to break the world on purpose, and see how mail copes.
+
+Each fault is a small dataclass with a window in simulated time (`at`, `for`),
+an optional probability (drawn from the scenario's seeded RNG, so a seed
+replays the same luck) and `once` (only the next occurrence). Installed in a
+world, it switches itself on and off through the kernel and writes a "fault"
+trace event where it fires, saying what real-world trouble it models.
+
+The command line and scenario files write faults as specs:
+
+    KIND:TARGET[=VALUE][,at=SECONDS][,for=SECONDS][,p=PROBABILITY][,once]
+
+    down:mx.example.org,at=0,for=3600       the host's mail service is down: connections refused
+    crash:mx.example.org,at=0.1,for=600     the host dies mid-session (RST), back after `for`
+    latency:smtp.example.com/mx.example.org=0.5   one-way link latency in seconds
+    loss:smtp.example.com/mx.example.org=0.2      segment loss probability (TCP retransmits)
+    partition:smtp.example.com/mx.example.org     the link is cut
+    drop-after:mx.example.org=data-end      hang up after a command (connect, ehlo, mail, rcpt, data, data-end)
+    silent:mx.example.org                   the server reads but never answers: the client times out
+    overloaded:mx.example.org               421 to every new connection
+    maxconn:mx.example.org=1                at most N connections per client, the rest get 421
+    greylist:mx.example.org=300             451 for the first attempt of each (client, sender, recipient)
+    diskfull:mx.example.org                 452 4.3.1 for every recipient
+    mailboxfull:bob@example.org             552 5.2.2 for that recipient
+    reject-sender:alice@example.com=550     refuse a sender with that code
+    reject-rcpt:bob@example.org=550         refuse a recipient with that code
+    dns:example.org=servfail                DNS trouble: nxdomain, servfail, nomx, or wrongmx:HOST
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from simulator.nodes.smtp_service import Interceptor
+from simulator.protocol.smtp import events as ev
+from simulator.protocol.smtp.replies import Reply
+from simulator.world import World
+
+
+class FaultSpecError(ValueError):
+    """A fault spec that cannot be understood; the message says what was expected."""
+
+
+@dataclass
+class Fault(Interceptor):
+    """Base: a window in time, a probability, and the bookkeeping of firing."""
+
+    at: float = 0.0
+    duration: float | None = None
+    probability: float = 1.0
+    once: bool = False
+    active: bool = field(default=False, init=False)
+    fired: int = field(default=0, init=False)
+    world: World | None = field(default=None, init=False, repr=False)
+
+    kind: ClassVar[str] = ""
+    models: ClassVar[str] = ""  # what real trouble this stands for, for the learner
+    rfc: ClassVar[str] = ""
+
+    def install(self, world: World) -> None:
+        """Attach to a world and schedule switching on (and off) in simulated time.
+
+        Raises:
+            FaultSpecError: the fault names a host or address this world does not have.
+        """
+        self.check(world)
+        self.world = world
+        world.faults.append(self)
+        world.kernel.schedule(max(self.at - world.kernel.now, 0.0), self._switch_on)
+        if self.duration is not None:
+            world.kernel.schedule(max(self.at + self.duration - world.kernel.now, 0.0), self._switch_off)
+
+    def _switch_on(self) -> None:
+        self.active = True
+        until = f" for {self.duration:g} s" if self.duration is not None else ""
+        self._trace(f"fault: {self.describe()}{until}", self.explanation())
+        self.start()
+
+    def explanation(self) -> str:
+        return self.models
+
+    def _switch_off(self) -> None:
+        if not self.active:
+            return
+        self.active = False
+        self.stop()
+        self._trace(f"fault over: {self.describe()}", "The fault's time window has ended; things are back to normal.")
+
+    def check(self, world: World) -> None:
+        """Refuse targets the world does not have, before anything is scheduled."""
+
+    def start(self) -> None:
+        """Change the world when the fault begins (state faults)."""
+
+    def stop(self) -> None:
+        """Undo start()."""
+
+    def describe(self) -> str:
+        return self.kind
+
+    def fires(self) -> bool:
+        """Whether the fault acts on this occasion: active, lucky, and not used up."""
+        if not self.active or (self.once and self.fired):
+            return False
+        if self.probability < 1.0:
+            assert self.world is not None
+            if self.world.rng.random() >= self.probability:
+                return False
+        self.fired += 1
+        return True
+
+    def _trace(self, summary: str, explain: str, where: str = "") -> None:
+        world = self.world
+        assert world is not None
+        node = where or self.target_node()
+        world.tracer.emit("fault", node, node, None, "FAULT", b"", summary, explain, self.rfc or "smtpsim fault")
+
+    def target_node(self) -> str:
+        return ""
+
+    def spec(self) -> str:
+        """The spec that makes this fault again."""
+        raise NotImplementedError
+
+
+# --- hosts and links ---------------------------------------------------------------------
+
+
+def _known_host(world: World, kind: str, name: str) -> None:
+    if name not in world.network.hosts:
+        raise FaultSpecError(f"{kind}: no host named {name!r}; hosts: {', '.join(world.network.hosts)}")
+
+
+@dataclass
+class NodeDown(Fault):
+    """The host's mail service is down: new connections are refused, open sessions get 421."""
+
+    node: str = ""
+    kind: ClassVar[str] = "down"
+    models: ClassVar[str] = (
+        "The server's mail service is stopped (a reboot, a failed upgrade). Its TCP stack refuses new "
+        "connections, so senders keep the mail queued and retry later."
+    )
+    rfc: ClassVar[str] = "RFC 5321 §4.5.4.1"
+
+    def target_node(self) -> str:
+        return self.node
+
+    def describe(self) -> str:
+        return f"{self.node} is down"
+
+    def check(self, world: World) -> None:
+        _known_host(world, self.kind, self.node)
+
+    def start(self) -> None:
+        assert self.world is not None
+        self.world.network.hosts[self.node].up = False
+        server = self.world.servers.get(self.node)
+        if server is not None:
+            for listener in server.listeners.values():
+                for session in listener.sessions:
+                    session.shutdown()
+
+    def stop(self) -> None:
+        assert self.world is not None
+        self.world.network.hosts[self.node].up = True
+
+    def spec(self) -> str:
+        return _spec("down", self.node, None, self)
+
+
+@dataclass
+class Crash(Fault):
+    """The host dies at once: every connection is reset (RST); it is back after `for` seconds."""
+
+    node: str = ""
+    kind: ClassVar[str] = "crash"
+    models: ClassVar[str] = (
+        "The host crashes mid-session: its connections vanish (the peers see a reset) and whatever "
+        "was not yet acknowledged with 250 is lost for the sender to send again."
+    )
+    rfc: ClassVar[str] = "RFC 9293 §3.10.7"
+
+    def target_node(self) -> str:
+        return self.node
+
+    def describe(self) -> str:
+        return f"{self.node} crashes"
+
+    def check(self, world: World) -> None:
+        _known_host(world, self.kind, self.node)
+
+    def start(self) -> None:
+        assert self.world is not None
+        self.world.network.hosts[self.node].up = False
+        self.world.network.crash(self.node, "host crashed")
+        if self.duration is None:  # a crash with no downtime: it reboots at once
+            self.world.network.hosts[self.node].up = True
+
+    def stop(self) -> None:
+        assert self.world is not None
+        self.world.network.hosts[self.node].up = True
+
+    def spec(self) -> str:
+        return _spec("crash", self.node, None, self)
+
+
+@dataclass
+class _LinkFault(Fault):
+    a: str = ""
+    b: str = ""
+    saved: float | bool | None = field(default=None, init=False)
+
+    def target_node(self) -> str:
+        return self.a
+
+    def check(self, world: World) -> None:
+        _known_host(world, self.kind, self.a)
+        _known_host(world, self.kind, self.b)
+
+    def _link_spec(self, value: str | None) -> str:
+        return _spec(self.kind, f"{self.a}/{self.b}", value, self)
+
+
+@dataclass
+class LinkLatency(_LinkFault):
+    value: float = 0.0
+    kind: ClassVar[str] = "latency"
+    models: ClassVar[str] = "A slow path (a congested or long-distance link): every segment takes longer to arrive."
+
+    def describe(self) -> str:
+        return f"latency {self.value:g} s between {self.a} and {self.b}"
+
+    def start(self) -> None:
+        assert self.world is not None
+        link = self.world.network.link(self.a, self.b)
+        self.saved, link.latency = link.latency, self.value
+
+    def stop(self) -> None:
+        assert self.world is not None and isinstance(self.saved, float)
+        self.world.network.link(self.a, self.b).latency = self.saved
+
+    def spec(self) -> str:
+        return self._link_spec(f"{self.value:g}")
+
+
+@dataclass
+class LinkLoss(_LinkFault):
+    value: float = 0.0
+    kind: ClassVar[str] = "loss"
+    models: ClassVar[str] = "A lossy link: TCP notices missing segments and retransmits them, so data arrives late."
+    rfc: ClassVar[str] = "RFC 6298"
+
+    def describe(self) -> str:
+        return f"{self.value:.0%} loss between {self.a} and {self.b}"
+
+    def start(self) -> None:
+        assert self.world is not None
+        link = self.world.network.link(self.a, self.b)
+        self.saved, link.loss = link.loss, self.value
+
+    def stop(self) -> None:
+        assert self.world is not None and isinstance(self.saved, float)
+        self.world.network.link(self.a, self.b).loss = self.saved
+
+    def spec(self) -> str:
+        return self._link_spec(f"{self.value:g}")
+
+
+@dataclass
+class Partition(_LinkFault):
+    kind: ClassVar[str] = "partition"
+    models: ClassVar[str] = (
+        "The network path is cut: nothing gets through. Connections hang until a timeout, and new ones fail."
+    )
+
+    def describe(self) -> str:
+        return f"{self.a} and {self.b} cannot reach each other"
+
+    def start(self) -> None:
+        assert self.world is not None
+        self.world.network.link(self.a, self.b).up = False
+
+    def stop(self) -> None:
+        assert self.world is not None
+        self.world.network.link(self.a, self.b).up = True
+
+    def spec(self) -> str:
+        return self._link_spec(None)
+
+
+# --- server behaviour ---------------------------------------------------------------------
+
+
+@dataclass
+class _ServerFault(Fault):
+    """A fault that acts through the interceptor hooks of a server's SMTP services."""
+
+    node: str = ""
+
+    def target_node(self) -> str:
+        return self.node
+
+    def check(self, world: World) -> None:
+        if self.node not in world.servers:
+            raise FaultSpecError(
+                f"{self.kind}: no mail server named {self.node!r}; mail servers: {', '.join(world.servers)}"
+            )
+
+    def install(self, world: World) -> None:
+        super().install(world)
+        for listener in world.servers[self.node].listeners.values():
+            listener.service.interceptors.append(self)
+
+    def spec(self) -> str:
+        return _spec(self.kind, self.node, self.value_text(), self)
+
+    def value_text(self) -> str | None:
+        return None
+
+
+DROP_POINTS: dict[str, type[ev.Event]] = {
+    "ehlo": ev.Ehlo,
+    "mail": ev.MailFrom,
+    "rcpt": ev.RcptTo,
+    "data": ev.Data,
+    "data-end": ev.DataComplete,
+}
+
+
+@dataclass
+class DropAfter(_ServerFault):
+    """The connection dies right after a command is processed, before its reply leaves."""
+
+    after: str = "data-end"
+    kind: ClassVar[str] = "drop-after"
+    models: ClassVar[str] = "The connection breaks at an unlucky moment."
+    rfc: ClassVar[str] = "RFC 1047; RFC 5321 §4.1.1.4"
+
+    def describe(self) -> str:
+        return f"{self.node} drops the connection after {self.after}"
+
+    def drop_after(self, server: str, event: ev.Event) -> bool:
+        if server != self.node or not isinstance(event, DROP_POINTS[self.after]) or not self.fires():
+            return False
+        if self.after == "data-end":
+            why = (
+                "The server stored the message and was about to say 250 when the connection broke. The "
+                "sender never hears the 250, so it will send the message again: a duplicate (RFC 1047)."
+            )
+        else:
+            why = f"The connection breaks right after {self.after.upper()}; the sender retries later."
+        self._trace(f"fault: {self.node} loses the connection after {self.after}", why)
+        return True
+
+    def value_text(self) -> str | None:
+        return self.after
+
+
+@dataclass
+class Silent(_ServerFault):
+    kind: ClassVar[str] = "silent"
+    models: ClassVar[str] = (
+        "The server accepts connections but stops answering (hung process, overloaded disk). The client "
+        "waits for the RFC's timeout, gives up and retries later."
+    )
+    rfc: ClassVar[str] = "RFC 5321 §4.5.3.2"
+
+    def describe(self) -> str:
+        return f"{self.node} stops answering"
+
+    def mute(self, server: str) -> bool:
+        return server == self.node and self.active
+
+
+@dataclass
+class Overloaded(_ServerFault):
+    kind: ClassVar[str] = "overloaded"
+    models: ClassVar[str] = "The server is too busy: it answers new connections with 421 and closes them."
+    rfc: ClassVar[str] = "RFC 5321 §3.8, §4.2.3"
+
+    def describe(self) -> str:
+        return f"{self.node} is overloaded"
+
+    def on_connect(self, server: str, peer: tuple[str, str], open_from_peer: int) -> Reply | None:
+        if server != self.node or not self.fires():
+            return None
+        return Reply(
+            421, "4.3.2", (f"{server} Service currently unavailable",),
+            "The server is overloaded and sends the client away; it will try again later.", self.rfc,
+        )  # fmt: skip
+
+
+@dataclass
+class MaxConnections(_ServerFault):
+    limit: int = 1
+    kind: ClassVar[str] = "maxconn"
+    models: ClassVar[str] = (
+        "Rate limiting: the server allows each client only so many simultaneous connections "
+        "(Postfix smtpd_client_connection_count_limit); the rest are turned away with 421."
+    )
+    rfc: ClassVar[str] = "RFC 5321 §4.2.3"
+
+    def describe(self) -> str:
+        return f"{self.node} allows {self.limit} connection(s) per client"
+
+    def on_connect(self, server: str, peer: tuple[str, str], open_from_peer: int) -> Reply | None:
+        if server != self.node or open_from_peer <= self.limit or not self.fires():
+            return None
+        self._trace(
+            f"fault: {server} refuses a connection from {peer[1]} ({open_from_peer} open, limit {self.limit})",
+            self.models,
+        )
+        return Reply(
+            421, "4.7.0", (f"{server} Error: too many connections from {peer[1]}",),
+            "Too many connections from this client at once; it must wait and try again.", self.rfc,
+        )  # fmt: skip
+
+    def value_text(self) -> str | None:
+        return str(self.limit)
+
+
+@dataclass
+class Greylist(_ServerFault):
+    """451 for the first attempt of each (client IP, sender, recipient) triplet, as postgrey does."""
+
+    delay: float = 300.0
+    seen: dict[tuple[str, str, str], float] = field(default_factory=dict, init=False)
+    kind: ClassVar[str] = "greylist"
+    models: ClassVar[str] = (
+        "Greylisting: an unknown (client, sender, recipient) triplet is refused with a temporary error. "
+        "A real MTA retries and is let through; much spamware never comes back."
+    )
+    rfc: ClassVar[str] = "RFC 6647"
+
+    def describe(self) -> str:
+        return f"{self.node} greylists new senders for {self.delay:g} s"
+
+    def on_rcpt(self, server: str, peer: tuple[str, str], sender: str, recipient: str) -> Reply | None:
+        if server != self.node or not self.active:
+            return None
+        assert self.world is not None
+        now = self.world.kernel.now
+        triplet = (peer[1], sender.lower(), recipient.lower())
+        first = self.seen.setdefault(triplet, now)
+        if now - first >= self.delay or not self.fires():
+            return None
+        self._trace(f"fault: {server} greylists {sender or '<>'} -> {recipient}", self.models)
+        text = f"<{recipient}>: Recipient address rejected: Greylisted, try again in {self.delay:g} seconds"
+        return Reply(
+            451, "4.7.1", (text,),
+            "Greylisted: a temporary refusal of a first attempt. Retry later and it will be accepted.", self.rfc,
+        )  # fmt: skip
+
+    def value_text(self) -> str | None:
+        return f"{self.delay:g}"
+
+
+@dataclass
+class DiskFull(_ServerFault):
+    kind: ClassVar[str] = "diskfull"
+    models: ClassVar[str] = "The server's queue disk is full: it refuses new mail for now (Postfix queue_minfree)."
+    rfc: ClassVar[str] = "RFC 5321 §4.2.3; RFC 3463 (X.3.1)"
+
+    def describe(self) -> str:
+        return f"{self.node}'s disk is full"
+
+    def on_rcpt(self, server: str, peer: tuple[str, str], sender: str, recipient: str) -> Reply | None:
+        if server != self.node or not self.fires():
+            return None
+        return Reply(
+            452, "4.3.1", ("Insufficient system storage",),
+            "The server has no room for the message right now; the sender keeps it and retries.", self.rfc,
+        )  # fmt: skip
+
+
+@dataclass
+class _AddressFault(_ServerFault):
+    """A fault on one address, acting at whichever server handles it."""
+
+    address: str = ""
+
+    def check(self, world: World) -> None:
+        domain = self.address.rpartition("@")[2].lower()
+        if not any(domain in s.local_domains for s in world.servers.values()):
+            raise FaultSpecError(f"{self.kind}: no mail server in this world holds mail for {self.address!r}")
+
+    def install(self, world: World) -> None:
+        Fault.install(self, world)
+        for server in world.servers.values():
+            for listener in server.listeners.values():
+                listener.service.interceptors.append(self)
+
+    def target_node(self) -> str:
+        assert self.world is not None
+        domain = self.address.rpartition("@")[2].lower()
+        return next((n for n, s in self.world.servers.items() if domain in s.local_domains), "")
+
+    def spec(self) -> str:
+        return _spec(self.kind, self.address, self.value_text(), self)
+
+
+@dataclass
+class MailboxFull(_AddressFault):
+    kind: ClassVar[str] = "mailboxfull"
+    models: ClassVar[str] = "The recipient's mailbox is over its quota: mail for them is refused."
+    rfc: ClassVar[str] = "RFC 3463 (X.2.2)"
+
+    def describe(self) -> str:
+        return f"{self.address}'s mailbox is full"
+
+    def on_rcpt(self, server: str, peer: tuple[str, str], sender: str, recipient: str) -> Reply | None:
+        if recipient.lower() != self.address.lower() or server != self.target_node() or not self.fires():
+            return None
+        return Reply(
+            552, "5.2.2", (f"<{recipient}>: Recipient address rejected: Mailbox full",),
+            "The recipient's mailbox is full; this is reported as permanent, so the sender gets a bounce.",
+            self.rfc,
+        )  # fmt: skip
+
+
+@dataclass
+class RejectSender(_AddressFault):
+    code: int = 550
+    kind: ClassVar[str] = "reject-sender"
+    models: ClassVar[str] = "A policy that refuses mail from this sender (a block list, a reputation check)."
+    rfc: ClassVar[str] = "RFC 5321 §4.2.3"
+
+    def describe(self) -> str:
+        return f"mail from {self.address} is refused with {self.code}"
+
+    def target_node(self) -> str:
+        return ""  # any receiving server
+
+    def on_mail(self, server: str, peer: tuple[str, str], sender: str) -> Reply | None:
+        # Acts at the servers that receive this sender's mail, not at its own MSA.
+        assert self.world is not None
+        home = self.world.servers.get(server)
+        own = home is not None and sender.rpartition("@")[2].lower() in home.local_domains
+        if sender.lower() != self.address.lower() or own or not self.fires():
+            return None
+        enhanced, text = ("4.7.1", "try again later") if self.code < 500 else ("5.7.1", "Access denied")
+        return Reply(
+            self.code, enhanced, (f"<{sender}>: Sender address rejected: {text}",),
+            "A policy refuses this sender.", self.rfc,
+        )  # fmt: skip
+
+    def value_text(self) -> str | None:
+        return str(self.code)
+
+
+@dataclass
+class RejectRecipient(_AddressFault):
+    code: int = 550
+    kind: ClassVar[str] = "reject-rcpt"
+    models: ClassVar[str] = "A policy that refuses mail to this recipient."
+    rfc: ClassVar[str] = "RFC 5321 §4.2.3"
+
+    def describe(self) -> str:
+        return f"mail to {self.address} is refused with {self.code}"
+
+    def on_rcpt(self, server: str, peer: tuple[str, str], sender: str, recipient: str) -> Reply | None:
+        # Acts where the recipient's mail is received, not at the sender's own MSA.
+        if recipient.lower() != self.address.lower() or server != self.target_node() or not self.fires():
+            return None
+        enhanced, text = ("4.7.1", "try again later") if self.code < 500 else ("5.7.1", "Access denied")
+        return Reply(
+            self.code, enhanced, (f"<{recipient}>: Recipient address rejected: {text}",),
+            "A policy refuses this recipient.", self.rfc,
+        )  # fmt: skip
+
+    def value_text(self) -> str | None:
+        return str(self.code)
+
+
+# --- DNS ----------------------------------------------------------------------------------
+
+DNS_KINDS = ("nxdomain", "servfail", "nomx", "wrongmx")
+
+
+@dataclass
+class DNSFault(Fault):
+    domain: str = ""
+    problem: str = "servfail"
+    wrong_host: str = ""
+    kind: ClassVar[str] = "dns"
+    rfc: ClassVar[str] = "RFC 5321 §5.1; RFC 1035"
+
+    @property
+    def models_text(self) -> str:
+        return {
+            "nxdomain": "DNS says the domain does not exist: mail for it bounces at once.",
+            "servfail": "The domain's name servers fail: senders cannot find the MX and retry later.",
+            "nomx": "The domain has no MX records: senders fall back to the domain's own address record.",
+            "wrongmx": "The MX record points at the wrong host: mail goes where it should not.",
+        }[self.problem]
+
+    def describe(self) -> str:
+        extra = f" -> {self.wrong_host}" if self.problem == "wrongmx" else ""
+        return f"DNS {self.problem} for {self.domain}{extra}"
+
+    def target_node(self) -> str:
+        assert self.world is not None
+        return next((h for h in self.world.network.hosts if h.startswith("ns.")), self.domain)
+
+    def explanation(self) -> str:
+        return self.models_text
+
+    def start(self) -> None:
+        assert self.world is not None
+        db = self.world.dns_db
+        if self.problem in ("nxdomain", "servfail"):
+            db.set_failure(self.domain, self.problem.upper())
+        elif self.problem == "nomx":
+            db.override_mx(self.domain, [])
+        else:
+            db.override_mx(self.domain, [(10, self.wrong_host)])
+
+    def stop(self) -> None:
+        assert self.world is not None
+        if self.problem in ("nxdomain", "servfail"):
+            self.world.dns_db.clear_failure(self.domain)
+        else:
+            self.world.dns_db.clear_override(self.domain)
+
+    def spec(self) -> str:
+        value = f"wrongmx:{self.wrong_host}" if self.problem == "wrongmx" else self.problem
+        return _spec("dns", self.domain, value, self)
+
+
+# --- the spec grammar -------------------------------------------------------------------------
+
+GRAMMAR = "KIND:TARGET[=VALUE][,at=SECONDS][,for=SECONDS][,p=PROBABILITY][,once]"
+KINDS = (
+    "down", "crash", "latency", "loss", "partition", "drop-after", "silent", "overloaded", "maxconn",
+    "greylist", "diskfull", "mailboxfull", "reject-sender", "reject-rcpt", "dns",
+)  # fmt: skip
+
+
+def _spec(kind: str, target: str, value: str | None, fault: Fault) -> str:
+    text = f"{kind}:{target}" + (f"={value}" if value is not None else "")
+    if fault.at:
+        text += f",at={fault.at:g}"
+    if fault.duration is not None:
+        text += f",for={fault.duration:g}"
+    if fault.probability < 1.0:
+        text += f",p={fault.probability:g}"
+    if fault.once:
+        text += ",once"
+    return text
+
+
+def _number(text: str, what: str, spec: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise FaultSpecError(f"fault {spec!r}: {what} must be a number, got {text!r}") from None
+    if value < 0:
+        raise FaultSpecError(f"fault {spec!r}: {what} must not be negative, got {text!r}")
+    return value
+
+
+def parse(spec: str) -> Fault:
+    """Read a fault spec (grammar in the module docstring); FaultSpecError says what was expected."""
+    head, *options = [part.strip() for part in spec.split(",")]
+    kind, colon, rest = head.partition(":")
+    kind = kind.strip().lower()
+    if kind not in KINDS:
+        raise FaultSpecError(f"fault {spec!r}: unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    target, eq, value = rest.partition("=")
+    if not colon or not target:
+        raise FaultSpecError(f"fault {spec!r}: expected {GRAMMAR}")
+    common: dict[str, float | bool | None] = {"at": 0.0, "duration": None, "probability": 1.0, "once": False}
+    for option in options:
+        name, _, text = option.partition("=")
+        if name == "at":
+            common["at"] = _number(text, "at", spec)
+        elif name == "for":
+            common["duration"] = _number(text, "for", spec)
+        elif name == "p":
+            p = _number(text, "p", spec)
+            if p > 1:
+                raise FaultSpecError(f"fault {spec!r}: p is a probability from 0 to 1, got {text!r}")
+            common["probability"] = p
+        elif option == "once":
+            common["once"] = True
+        else:
+            raise FaultSpecError(f"fault {spec!r}: unknown option {option!r}; expected at=, for=, p= or once")
+    fault = _make(kind, target, value if eq else None, spec)
+    fault.at = float(common["at"] or 0.0)
+    fault.duration = None if common["duration"] is None else float(common["duration"])
+    fault.probability = float(common["probability"] if common["probability"] is not None else 1.0)
+    fault.once = bool(common["once"])
+    return fault
+
+
+def _make(kind: str, target: str, value: str | None, spec: str) -> Fault:
+    def need_value(what: str) -> str:
+        if value is None:
+            raise FaultSpecError(f"fault {spec!r}: {kind} needs ={what}")
+        return value
+
+    if kind in ("latency", "loss", "partition"):
+        a, slash, b = target.partition("/")
+        if not slash or not a or not b:
+            raise FaultSpecError(f"fault {spec!r}: {kind} names a link as HOST/HOST")
+        if kind == "partition":
+            return Partition(a=a, b=b)
+        number = _number(need_value("NUMBER"), kind, spec)
+        if kind == "loss" and number > 1:
+            raise FaultSpecError(f"fault {spec!r}: loss is a probability from 0 to 1")
+        return LinkLatency(a=a, b=b, value=number) if kind == "latency" else LinkLoss(a=a, b=b, value=number)
+    if kind == "down":
+        return NodeDown(node=target)
+    if kind == "crash":
+        return Crash(node=target)
+    if kind == "drop-after":
+        point = (value or "data-end").lower()
+        if point not in DROP_POINTS:
+            raise FaultSpecError(f"fault {spec!r}: drop-after takes one of {', '.join(DROP_POINTS)}")
+        return DropAfter(node=target, after=point)
+    if kind == "silent":
+        return Silent(node=target)
+    if kind == "overloaded":
+        return Overloaded(node=target)
+    if kind == "maxconn":
+        return MaxConnections(node=target, limit=int(_number(need_value("N"), "maxconn", spec)))
+    if kind == "greylist":
+        return Greylist(node=target, delay=_number(value, "greylist delay", spec) if value else 300.0)
+    if kind == "diskfull":
+        return DiskFull(node=target)
+    if kind == "mailboxfull":
+        return MailboxFull(address=target)
+    if kind in ("reject-sender", "reject-rcpt"):
+        code = int(_number(need_value("CODE"), "code", spec))
+        if not 400 <= code <= 599:
+            raise FaultSpecError(f"fault {spec!r}: the code must be a 4xx or 5xx reply code")
+        return (
+            RejectSender(address=target, code=code)
+            if kind == "reject-sender"
+            else RejectRecipient(address=target, code=code)
+        )
+    # dns
+    problem, _, host = need_value("nxdomain|servfail|nomx|wrongmx:HOST").lower().partition(":")
+    if problem not in DNS_KINDS or (problem == "wrongmx") != bool(host):
+        raise FaultSpecError(f"fault {spec!r}: dns takes =nxdomain, =servfail, =nomx or =wrongmx:HOST")
+    return DNSFault(domain=target, problem=problem, wrong_host=host)
