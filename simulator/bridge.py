@@ -1,110 +1,185 @@
-"""`smtpsim serve`: the simulated servers on real sockets, for real clients.
+"""`smtpsim serve`: the simulated world on real sockets, for real clients.
 
-This module is the only place where SMTP meets the network. It moves bytes
-between asyncio transports and sans-IO engines and nothing more: every reply
-is the engine's, every decision the service's. It listens on 127.0.0.1 unless
-told otherwise, prints one JSON line with the ports once it listens, and on
+This module is the only place where the simulation meets the real network. A
+real client's TCP connection becomes a simulated connection from the host
+`real-client.localhost` to a server of the world, so a message a real client
+submits travels the world like any other: DNS, MX, relay, mailbox. The world's
+kernel runs in real time (one simulated second per second, like simpy's rt).
+
+It listens on 127.0.0.1 unless told otherwise, prints one JSON line with the
+ports once it listens, prints one JSON line per delivery into a mailbox, and on
 SIGINT or SIGTERM says 421 to open sessions and exits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from simulator.mail.store import StoredMessage
+from simulator.net.kernel import Kernel
+from simulator.net.network import TCPConnection
+from simulator.net.record import Note
 from simulator.nodes.smtp_service import AcceptedMessage, SMTPService
-from simulator.protocol.smtp.replies import Reply
-from simulator.protocol.smtp.server import SMTPServer
-from simulator.protocol.smtp.writers import format_reply
+from simulator.nodes.smtp_session import CLIENT_BATCH
+from simulator.protocol.smtp.commands import describe_command
+from simulator.world import World
 
-# Postfix smtpd_timeout: an idle client is told 421 and dropped.
-IDLE_TIMEOUT = 300.0
-
-
-def timeout_reply(hostname: str) -> Reply:
-    return Reply(
-        421,
-        "4.4.2",
-        (f"{hostname} Error: timeout exceeded",),
-        "The client said nothing for too long; the server hangs up.",
-        "RFC 5321 §4.5.3.2.7",
-    )
-
-
-class SMTPConnection(asyncio.Protocol):
-    """Pumps one TCP connection through one server engine."""
-
-    def __init__(self, service: SMTPService, sessions: set[SMTPConnection], idle_timeout: float) -> None:
-        self.service = service
-        self.sessions = sessions
-        self.idle_timeout = idle_timeout
-        self.engine: SMTPServer | None = None
-        self.transport: asyncio.Transport | None = None
-        self._timer: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.engine = self.service.connect()
-        self.sessions.add(self)
-        self._pump()
-
-    def data_received(self, data: bytes) -> None:
-        if self.engine is not None:
-            self.engine.receive_data(data)
-            self._pump()
-
-    def eof_received(self) -> bool:
-        if self.engine is not None:
-            self.engine.receive_data(b"")
-            self._pump()
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.sessions.discard(self)
-        if self._timer is not None:
-            self._timer.cancel()
-
-    def shutdown(self) -> None:
-        """The server is stopping: 421 to the client, then close (RFC 5321 §3.8)."""
-        if self.engine is not None:
-            self.engine.shutdown()
-            self._pump()
-
-    def _idle(self) -> None:
-        if self.engine is not None and self.transport is not None and not self.engine.closed:
-            reply = timeout_reply(self.service.config.hostname)
-            self.transport.write(format_reply(reply))
-            self.transport.close()
-
-    def _pump(self) -> None:
-        engine, transport = self.engine, self.transport
-        assert engine is not None and transport is not None
-        for event in engine.events():
-            self.service.handle(engine, event)
-        data = engine.data_to_send()
-        if data and not transport.is_closing():
-            transport.write(data)
-        if engine.closed:
-            transport.close()
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = asyncio.get_running_loop().call_later(self.idle_timeout, self._idle)
+REAL_CLIENT = "real-client.localhost"
+# After SIGTERM, let the world run this long so that every 421 reaches its client.
+DRAIN_SECONDS = 1.0
 
 
 @dataclass
 class Listener:
-    name: str
-    service: SMTPService
-    port: int
+    """A real port in front of one server of the world."""
+
+    name: str  # "smtp" or "submission": the key in the ready line
+    host: str  # the world's server
+    world_port: int  # 25 or 587
+    port: int  # the real port; 0 = any free one
+
+
+class RealtimeDriver:
+    """Runs a world's kernel in step with the wall clock."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.kernel: Kernel = world.kernel
+        self.start = time.monotonic()
+        self.wakeup = asyncio.Event()
+
+    def wall_now(self) -> float:
+        return time.monotonic() - self.start
+
+    def catch_up(self) -> None:
+        """Run everything that is due, then move the clock to the wall's time."""
+        now = self.wall_now()
+        while (nxt := self.kernel.peek()) is not None and nxt <= now:
+            self.kernel.step()
+        self.kernel.now = max(self.kernel.now, now)
+
+    def poke(self) -> None:
+        self.wakeup.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.catch_up()
+            nxt = self.kernel.peek()
+            delay = None if nxt is None else max(nxt - self.wall_now(), 0.0)
+            self.wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), delay)
+
+
+class RealClient(asyncio.Protocol):
+    """One real TCP connection, carried into the world as a simulated one."""
+
+    def __init__(self, driver: RealtimeDriver, listener: Listener, clients: set[RealClient]) -> None:
+        self.driver = driver
+        self.listener = listener
+        self.clients = clients
+        self.transport: asyncio.Transport | None = None
+        self.conn: TCPConnection | None = None
+        self.early: list[bytes] = []  # bytes that came before the simulated handshake finished
+        self.closed = False
+
+    # --- the real side ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.clients.add(self)
+        self.driver.catch_up()
+        network = self.driver.world.network
+        network.connect(REAL_CLIENT, self.listener.host, self.listener.world_port, _Endpoint(self), "SMTP")
+        self.driver.poke()
+
+    def data_received(self, data: bytes) -> None:
+        self.driver.catch_up()
+        if self.conn is None or not self.conn.open:
+            self.early.append(data)
+            return
+        self._forward(data)
+
+    def eof_received(self) -> bool:
+        self.driver.catch_up()
+        if self.conn is not None:
+            self.driver.world.network.close(self.conn, "client")
+            self.driver.poke()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.clients.discard(self)
+        if self.conn is not None and self.conn.open:
+            self.driver.catch_up()
+            self.driver.world.network.reset(self.conn, "client", "the real client went away")
+            self.driver.poke()
+
+    def _forward(self, data: bytes) -> None:
+        assert self.conn is not None
+        notes = [_note(line) for line in data.splitlines(keepends=True)]
+        self.driver.world.network.send(self.conn, "client", notes, CLIENT_BATCH)
+        self.driver.poke()
+
+    # --- the simulated side (the world calls these) ---------------------------------------
+
+    def connection_made_in_world(self, conn: TCPConnection) -> None:
+        self.conn = conn
+        for data in self.early:
+            self._forward(data)
+        self.early.clear()
+
+    def data_received_from_world(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def shutdown(self) -> None:
+        """SIGTERM: have the world's server say 421 (RFC 5321 §3.8)."""
+        if self.conn is not None and self.conn.open:
+            session = self.conn.sides["server"].endpoint
+            shutdown = getattr(session, "shutdown", None)
+            if callable(shutdown):
+                shutdown()
+                self.driver.poke()
+
+
+def _note(line: bytes) -> Note:
+    info = describe_command(line.decode("utf-8", "replace").strip())
+    summary = line.decode("utf-8", "replace").rstrip("\r\n")
+    return Note(line, summary[:120], info.explain, info.rfc)
+
+
+class _Endpoint:
+    """The world's view of a real client (asyncio.Protocol already owns these method names)."""
+
+    def __init__(self, client: RealClient) -> None:
+        self.client = client
+
+    def connection_made(self, conn: TCPConnection, side: str) -> None:
+        self.client.connection_made_in_world(conn)
+
+    def data_received(self, data: bytes) -> None:
+        self.client.data_received_from_world(data)
+
+    def eof_received(self) -> None:
+        transport = self.client.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+
+    def connection_lost(self, reason: str) -> None:
+        transport = self.client.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
 
 
 def spool_writer(directory: Path) -> Callable[[AcceptedMessage], None]:
@@ -132,25 +207,52 @@ def spool_writer(directory: Path) -> Callable[[AcceptedMessage], None]:
             "protocol": env.protocol,
             "auth_user": env.auth_user,
         }
-        for suffix, payload in ((".eml", message.content), (".json", json.dumps(meta, indent=2).encode())):
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-            os.replace(tmp, directory / f"{message.queue_id}{suffix}")
+        _atomic(directory / f"{message.queue_id}.eml", message.content)
+        _atomic(directory / f"{message.queue_id}.json", json.dumps(meta, indent=2).encode())
 
     return write
 
 
-async def serve(listeners: list[Listener], *, host: str = "127.0.0.1", idle_timeout: float = IDLE_TIMEOUT) -> None:
+def _atomic(path: Path, payload: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(payload)
+    os.replace(tmp, path)
+
+
+def _chain(
+    first: Callable[[AcceptedMessage], None], then: Callable[[AcceptedMessage], None] | None
+) -> Callable[[AcceptedMessage], None]:
+    def both(message: AcceptedMessage) -> None:
+        first(message)
+        if then is not None:
+            then(message)
+
+    return both
+
+
+def world_services(world: World) -> list[SMTPService]:
+    return [listener.service for server in world.servers.values() for listener in server.listeners.values()]
+
+
+async def serve(world: World, listeners: list[Listener], *, host: str = "127.0.0.1", spool: Path | None = None) -> None:
     """Listen until SIGINT or SIGTERM; print the bound ports as one JSON line first."""
     loop = asyncio.get_running_loop()
-    sessions: set[SMTPConnection] = set()
+    world.network.add_host(REAL_CLIENT, "127.0.0.1")
+    driver = RealtimeDriver(world)
+    if spool is not None:
+        writer = spool_writer(spool)
+        for service in world_services(world):
+            service.on_stored = _chain(writer, service.on_stored)
+    for mail_server in world.servers.values():
+        mail_server.on_deliver = _announcer(mail_server.name, spool)
+    clients: set[RealClient] = set()
     servers = []
     ports: dict[str, int] = {}
     for listener in listeners:
-        service = listener.service
         server = await loop.create_server(
-            lambda service=service: SMTPConnection(service, sessions, idle_timeout),  # type: ignore[misc]
+            lambda listener=listener: _protocol(driver, listener, clients),  # type: ignore[misc]
             host,
             listener.port,
         )
@@ -160,11 +262,37 @@ async def serve(listeners: list[Listener], *, host: str = "127.0.0.1", idle_time
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    running = asyncio.create_task(driver.run(stop))
     await stop.wait()
     for server in servers:
         server.close()
-    for session in list(sessions):
-        session.shutdown()
-    for server in servers:
-        await server.wait_closed()
+    for client in list(clients):
+        client.shutdown()
+    deadline = driver.wall_now() + DRAIN_SECONDS
+    while clients and driver.wall_now() < deadline:
+        driver.catch_up()
+        await asyncio.sleep(0.01)  # the drain is bounded by wall time, as a real server's is
+    running.cancel()
+    for client in list(clients):
+        if client.transport is not None:
+            client.transport.close()
     print("smtpsim serve: stopped", file=sys.stderr, flush=True)
+
+
+def _protocol(driver: RealtimeDriver, listener: Listener, clients: set[RealClient]) -> RealClient:
+    client = RealClient(driver, listener, clients)
+    return client
+
+
+def _announcer(server: str, spool: Path | None) -> Callable[[str, StoredMessage], None]:
+    """One JSON line on stdout for each delivery into a mailbox (and a copy in the spool)."""
+
+    def announce(address: str, message: StoredMessage) -> None:
+        line: dict[str, str | int] = {"delivered": address.lower(), "uid": message.uid, "server": server}
+        if spool is not None:
+            path = spool / "mailboxes" / address.lower() / f"{message.uid}.eml"
+            _atomic(path, message.content)
+            line["file"] = str(path)
+        print(json.dumps(line), flush=True)
+
+    return announce

@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from simulator import bridge, faults, scenarios
-from simulator.scenarios import serve_services
+from simulator.scenarios import ScenarioError, ScenarioSpec
+from simulator.scenarios.worlds import default_world as serving_world
 from simulator.sim import Simulation
 from simulator.views.jsonl import render_jsonl
 from simulator.views.transcript import render_transcript
@@ -50,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list the built-in scenarios")
 
     run = sub.add_parser("run", help="run a scenario and print what happened")
-    run.add_argument("scenario", help="a built-in scenario name (see `smtpsim list`)")
-    run.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    run.add_argument("scenario", help="a built-in scenario name (see `smtpsim list`) or the path of a .toml file")
+    run.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's, else 1)")
     run.add_argument(
         "--fault",
         action="append",
@@ -63,27 +65,39 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=("transcript", "json", "summary"), default="transcript", help="output format")
     run.add_argument("--full", action="store_true", help="show message bodies whole in the transcript")
     run.add_argument("--no-explain", action="store_true", help="leave out the learner's notes")
+    run.add_argument(
+        "--check",
+        action="store_true",
+        help="compare the outcome with the scenario's [[expect]] tables: exit 1 and say what was not met",
+    )
 
     serve = sub.add_parser("serve", help="expose the simulated servers to real clients on 127.0.0.1")
     serve.add_argument("scenario", nargs="?", default="basic", help="the world to serve (default: basic)")
     serve.add_argument("--smtp", type=_port, default=0, metavar="P", help="port for SMTP (MX); 0 = any free port")
     serve.add_argument("--submission", type=_port, default=0, metavar="P", help="port for submission; 0 = any free")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1 only)")
-    serve.add_argument("--spool", type=Path, metavar="DIR", help="also write each accepted message to DIR")
+    serve.add_argument("--spool", type=Path, metavar="DIR", help="write each accepted message and each delivery to DIR")
+    serve.add_argument("--seed", type=int, default=1, help="random seed of the world (default 1)")
     return parser
 
 
-def _scenario(name: str) -> scenarios.Scenario:
+def _scenario(name: str) -> ScenarioSpec:
+    """Read a scenario; a missing or wrong one is exit code 2 with one line saying where and what."""
     try:
-        return scenarios.get(name)
-    except KeyError as exc:
-        print(f"smtpsim: scenario: {exc.args[0]}", file=sys.stderr)
+        return scenarios.load(name)
+    except ScenarioError as exc:
+        print(f"smtpsim: {exc}", file=sys.stderr)
         raise SystemExit(USAGE_ERROR) from None
 
 
 def _run(args: argparse.Namespace) -> int:
-    _scenario(args.scenario)
-    sim = Simulation.from_scenario(args.scenario, seed=args.seed)
+    spec = _scenario(args.scenario)
+    seed = args.seed if args.seed is not None else spec.seed if spec.seed is not None else 1
+    try:
+        sim = Simulation(args.scenario, seed, spec)
+    except ScenarioError as exc:  # a fault that cannot be installed in this world
+        print(f"smtpsim: {exc}", file=sys.stderr)
+        return USAGE_ERROR
     for fault in args.fault:
         try:
             sim.inject(fault)
@@ -98,22 +112,29 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{o.message_id:<32} {o.recipient:<24} {o.status:<10} {o.where:<18} {o.detail}".rstrip())
     else:
         sys.stdout.write(render_transcript(sim.trace, explain=not args.no_explain, full=args.full))
+    if args.check:
+        unmet = scenarios.check(sim)
+        for line in unmet:
+            print(f"smtpsim: {line}", file=sys.stderr)
+        return 1 if unmet else 0
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
     _scenario(args.scenario)
-    mx, submission = serve_services()
+    world = serving_world(args.seed)
     if args.spool is not None:
         try:
-            writer = bridge.spool_writer(args.spool)
+            args.spool.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             print(f"smtpsim serve: --spool {args.spool}: cannot use it as a directory: {exc.strerror}", file=sys.stderr)
             return USAGE_ERROR
-        mx.on_stored = submission.on_stored = writer
-    listeners = [bridge.Listener("smtp", mx, args.smtp), bridge.Listener("submission", submission, args.submission)]
+    listeners = [
+        bridge.Listener("smtp", "mx.example.org", 25, args.smtp),
+        bridge.Listener("submission", "smtp.example.com", 587, args.submission),
+    ]
     try:
-        asyncio.run(bridge.serve(listeners, host=args.host))
+        asyncio.run(bridge.serve(world, listeners, host=args.host, spool=args.spool))
     except OSError as exc:
         print(f"smtpsim serve: cannot listen on {args.host}: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -123,8 +144,11 @@ def _serve(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "list":
-        for scenario in scenarios.SCENARIOS.values():
-            print(f"{scenario.name:<12} {scenario.description}")
+        builtins = scenarios.builtins()
+        width = max(len(s.name) for s in builtins) + 2
+        for scenario in builtins:
+            text = textwrap.fill(scenario.description, 100, initial_indent=" " * width, subsequent_indent=" " * width)
+            print(scenario.name.ljust(width) + text[width:])
         return 0
     if args.command == "run":
         return _run(args)

@@ -9,13 +9,14 @@ headers, as real MTAs do (RFC 5321 §4.4).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
 from simulator.mail import dns, dsn, headers
 from simulator.mail.ledger import Ledger
 from simulator.mail.queue import OutboundQueue, QueueEntry, RecipientState, RetrySchedule
-from simulator.mail.store import MailStore
+from simulator.mail.store import MailStore, StoredMessage
 from simulator.net.kernel import TIMER, Timer
 from simulator.net.network import Network
 from simulator.nodes.dns_server import Resolver
@@ -83,6 +84,9 @@ class MailServer:
         self.listeners: dict[int, _Listener] = {}
         self._wakeup: Timer | None = None
         self._counter = 0
+        # Told of every delivery into a local mailbox (serve announces them); set it to a
+        # bound method, or leave it None in worlds that are checkpointed.
+        self.on_deliver: Callable[[str, StoredMessage], None] | None = None
         if mx:
             service = SMTPService(
                 ServerConfig(hostname=name, auth_mechanisms=()),
@@ -180,6 +184,8 @@ class MailServer:
             duplicate_of=earlier.queue_id if earlier else None,
         )
         self.ledger.update(message_id, address, "delivered", self.name)
+        if self.on_deliver is not None:
+            self.on_deliver(address, stored)
         if earlier is not None:
             self._emit(
                 "duplicate",
