@@ -91,13 +91,11 @@ def _scenario(name: str) -> ScenarioSpec:
 
 
 def _run(args: argparse.Namespace) -> int:
-    spec = _scenario(args.scenario)
-    seed = args.seed if args.seed is not None else spec.seed if spec.seed is not None else 1
     try:
-        sim = Simulation(args.scenario, seed, spec)
-    except ScenarioError as exc:  # a fault that cannot be installed in this world
+        sim = Simulation.from_scenario(args.scenario, seed=args.seed)
+    except ScenarioError as exc:  # missing, malformed, or names what its world does not have
         print(f"smtpsim: {exc}", file=sys.stderr)
-        return USAGE_ERROR
+        raise SystemExit(USAGE_ERROR) from None
     for fault in args.fault:
         try:
             sim.inject(fault)
@@ -144,7 +142,7 @@ def _serve(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "list":
-        builtins = scenarios.builtins()
+        builtins = scenarios.builtin_scenarios()
         width = max(len(s.name) for s in builtins) + 2
         for scenario in builtins:
             text = textwrap.fill(scenario.description, 100, initial_indent=" " * width, subsequent_indent=" " * width)

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 
 from simulator.faults import Fault
 from simulator.mail.ledger import Ledger
 from simulator.mail.queue import QueueEntry
 from simulator.mail.store import StoredMessage
 from simulator.net.kernel import Kernel
-from simulator.scenarios.worlds import build_world
+from simulator.scenarios.loader import build, load
+from simulator.scenarios.schema import ScenarioSpec
 from simulator.trace import TraceEvent
 from simulator.world import World
 
@@ -76,22 +77,36 @@ class Outcome:
 class Simulation:
     """One world, its trace, and a cursor that steps forwards and back."""
 
-    scenario: str
+    scenario: str  # a built-in name or the path of a .toml file
     seed: int = 1
+    loaded: InitVar[ScenarioSpec | None] = None  # the scenario already read, so it is not read twice
+    _spec: ScenarioSpec = field(init=False, repr=False)
     _world: World = field(init=False)
     _shown: int = 0
     _now: float = 0.0
     _actions: list[Submission | Injection] = field(default_factory=list)
     _checkpoints: list[_Checkpoint] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self._world = build_world(self.scenario, self.seed)
+    def __post_init__(self, loaded: ScenarioSpec | None) -> None:
+        self._spec = loaded if loaded is not None else load(self.scenario)
+        self._world = build(self._spec, self.seed)
         self._checkpoint()
 
     @classmethod
-    def from_scenario(cls, scenario: str, seed: int = 1) -> Simulation:
-        """Build the built-in scenario of that name (see `smtpsim list`)."""
-        return cls(scenario, seed)
+    def from_scenario(cls, scenario: str, seed: int | None = None) -> Simulation:
+        """Build a scenario: a built-in name (see `smtpsim list`) or the path of a .toml file.
+
+        Args:
+            seed: the random seed; None takes the file's `seed`, or 1.
+
+        Raises:
+            ScenarioError: the file is missing or wrong (one line says where and what was expected);
+                for an unknown built-in name it is also a KeyError.
+        """
+        spec = load(scenario)
+        if seed is None:
+            seed = spec.seed if spec.seed is not None else 1
+        return cls(scenario, seed, spec)
 
     # --- observing ---------------------------------------------------------------------
 
@@ -108,6 +123,11 @@ class Simulation:
     @property
     def world(self) -> World:
         return self._world
+
+    @property
+    def spec(self) -> ScenarioSpec:
+        """The scenario as read from its file: hosts, messages, faults, the outcomes it expects."""
+        return self._spec
 
     def mailbox(self, address: str) -> list[StoredMessage]:
         for server in self._world.servers.values():

@@ -8,6 +8,7 @@ message bounces; after delay_warning_time (4 h) the sender is told it is late.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 
 from simulator.protocol.smtp.events import MailParams, RcptParams
@@ -72,24 +73,45 @@ class QueueEntry:
 
 @dataclass
 class OutboundQueue:
+    """The entries, and a heap of (next attempt, order, queue id) so that a queue run costs
+    only what is due, not the whole queue (stale heap items are skipped when popped)."""
+
     schedule: RetrySchedule = field(default_factory=RetrySchedule)
     entries: dict[str, QueueEntry] = field(default_factory=dict)
+    _heap: list[tuple[float, int, str]] = field(default_factory=list)
+    _order: int = 0
 
     def add(self, entry: QueueEntry) -> None:
         self.entries[entry.queue_id] = entry
+        self._push(entry)
+
+    def reschedule(self, entry: QueueEntry, when: float) -> None:
+        entry.next_attempt = when
+        self._push(entry)
+
+    def remove(self, entry: QueueEntry) -> None:
+        self.entries.pop(entry.queue_id, None)
+
+    def _push(self, entry: QueueEntry) -> None:
+        self._order += 1
+        heapq.heappush(self._heap, (entry.next_attempt, self._order, entry.queue_id))
+
+    def _live(self, item: tuple[float, int, str]) -> QueueEntry | None:
+        entry = self.entries.get(item[2])
+        if entry is None or entry.in_flight or entry.done or entry.next_attempt != item[0]:
+            return None
+        return entry
 
     def due(self, now: float) -> list[QueueEntry]:
-        return sorted(
-            (e for e in self.entries.values() if not e.in_flight and e.next_attempt <= now and not e.done),
-            key=lambda e: (e.next_attempt, e.queue_id),
-        )
+        """Take the entries whose time has come, oldest first."""
+        found: dict[str, QueueEntry] = {}
+        while self._heap and self._heap[0][0] <= now:
+            entry = self._live(heapq.heappop(self._heap))
+            if entry is not None:
+                found.setdefault(entry.queue_id, entry)
+        return list(found.values())
 
     def next_wakeup(self) -> float | None:
-        times = [e.next_attempt for e in self.entries.values() if not e.in_flight and not e.done]
-        return min(times) if times else None
-
-    def remove_done(self) -> list[QueueEntry]:
-        finished = [e for e in self.entries.values() if e.done and not e.in_flight]
-        for entry in finished:
-            del self.entries[entry.queue_id]
-        return finished
+        while self._heap and self._live(self._heap[0]) is None:
+            heapq.heappop(self._heap)
+        return self._heap[0][0] if self._heap else None

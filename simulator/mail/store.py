@@ -37,6 +37,10 @@ class Mailbox:
     uidvalidity: int = 1
     uidnext: int = 1
     messages: list[StoredMessage] = field(default_factory=list)
+    by_message_id: dict[str, StoredMessage] = field(default_factory=dict)  # the first copy of each
+
+    def first_copy(self, message_id: str) -> StoredMessage | None:
+        return self.by_message_id.get(message_id) if message_id else None
 
     def append(
         self, content: bytes, arrived: float, queue_id: str, message_id: str = "", duplicate_of: str | None = None
@@ -44,6 +48,8 @@ class Mailbox:
         message = StoredMessage(self.uidnext, content, arrived, queue_id, message_id, duplicate_of)
         self.uidnext += 1
         self.messages.append(message)
+        if message_id:
+            self.by_message_id.setdefault(message_id, message)
         return message
 
 

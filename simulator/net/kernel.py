@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Lower runs first at the same instant: the network delivers before timers fire,
 # so a reply that arrives exactly at a timeout still counts (as in a real stack,
@@ -24,14 +24,12 @@ NORMAL = 1
 TIMER = 2
 
 
-@dataclass(order=True)
+@dataclass(slots=True)
 class _Entry:
     time: float
-    priority: int
-    seq: int
-    action: Callable[..., None] = field(compare=False)
-    args: tuple[object, ...] = field(compare=False, default=())
-    cancelled: bool = field(compare=False, default=False)
+    action: Callable[..., None]
+    args: tuple[object, ...] = ()
+    cancelled: bool = False
 
 
 @dataclass
@@ -57,7 +55,8 @@ class Kernel:
 
     def __init__(self) -> None:
         self.now = 0.0
-        self._heap: list[_Entry] = []
+        # (time, priority, seq, entry): tuples so that heap order is compared in C.
+        self._heap: list[tuple[float, int, int, _Entry]] = []
         self._seq = 0
 
     def schedule(self, delay: float, action: Callable[..., None], *args: object, priority: int = NORMAL) -> Timer:
@@ -65,24 +64,24 @@ class Kernel:
         if delay < 0:
             raise ValueError(f"cannot schedule in the past (delay {delay})")
         self._seq += 1
-        entry = _Entry(self.now + delay, priority, self._seq, action, args)
-        heapq.heappush(self._heap, entry)
+        entry = _Entry(self.now + delay, action, args)
+        heapq.heappush(self._heap, (entry.time, priority, self._seq, entry))
         return Timer(entry)
 
     def peek(self) -> float | None:
         """The time of the next live action, or None when nothing is left."""
-        while self._heap and self._heap[0].cancelled:
+        while self._heap and self._heap[0][3].cancelled:
             heapq.heappop(self._heap)
-        return self._heap[0].time if self._heap else None
+        return self._heap[0][0] if self._heap else None
 
     def step(self) -> bool:
         """Run the next action; False when there is none."""
         if self.peek() is None:
             return False
-        entry = heapq.heappop(self._heap)
+        entry = heapq.heappop(self._heap)[3]
         self.now = entry.time
         entry.action(*entry.args)
         return True
 
     def __len__(self) -> int:
-        return sum(1 for e in self._heap if not e.cancelled)
+        return sum(1 for item in self._heap if not item[3].cancelled)

@@ -109,7 +109,8 @@ class Network:
         self.hosts: dict[str, Host] = {}
         self.links: dict[frozenset[str], Link] = {}
         self.default_link = Link()
-        self.connections: dict[int, TCPConnection] = {}
+        self.connections: dict[int, TCPConnection] = {}  # the ones not yet closed
+        self.open_between: dict[tuple[str, str], int] = {}  # (client, server) -> established connections
         self._next_conn = 0
 
     # --- topology ------------------------------------------------------------------
@@ -179,7 +180,7 @@ class Network:
         self.kernel.schedule(2 * link.latency, self._established, conn, listener, priority=DELIVERY)
 
     def _refused(self, conn: TCPConnection) -> None:
-        conn.state = "CLOSED"
+        self._set_closed(conn)
         self.tracer.emit(
             "refused", conn.server, conn.client, conn.id, "TCP", b"",
             f"{conn.server} refuses the connection to port {conn.port}",
@@ -195,6 +196,8 @@ class Network:
         if conn.state != "SYN_SENT":
             return
         conn.state = "ESTABLISHED"
+        pair = (conn.client, conn.server)
+        self.open_between[pair] = self.open_between.get(pair, 0) + 1
         self._tcp_note(conn, "client", "ACK", "The three-way handshake is complete.")
         self.tracer.emit(
             "connect", conn.client, conn.server, conn.id, conn.protocol, b"",
@@ -264,7 +267,7 @@ class Network:
         conn.sides[side].fin_delivered = True
         endpoint = conn.sides[conn.peer_of(side)].endpoint
         if all(half.fin_delivered for half in conn.sides.values()):
-            conn.state = "CLOSED"
+            self._set_closed(conn)
             self.tracer.emit(
                 "close", conn.client, conn.server, conn.id, conn.protocol, b"", "the connection closes",
                 "Both sides have sent FIN: the TCP connection is closed.", "RFC 9293 §3.6",
@@ -276,7 +279,7 @@ class Network:
         """Abort with RST: the peer learns at once (after the latency) that the connection is gone."""
         if conn.state == "CLOSED":
             return
-        conn.state = "CLOSED"
+        self._set_closed(conn)
         src, dst = conn.host_of(side), conn.host_of(conn.peer_of(side))
         self.tracer.emit(
             "reset", src, dst, conn.id, "TCP", b"", f"{src} resets the connection ({reason})",
@@ -297,9 +300,14 @@ class Network:
                 if mine is not None:
                     mine.connection_lost(reason)
 
-    def forget_closed(self) -> None:
-        """Drop finished connections so long runs do not accumulate them."""
-        self.connections = {i: c for i, c in self.connections.items() if c.state != "CLOSED"}
+    def _set_closed(self, conn: TCPConnection) -> None:
+        if conn.state == "ESTABLISHED":
+            pair = (conn.client, conn.server)
+            self.open_between[pair] -= 1
+            if not self.open_between[pair]:
+                del self.open_between[pair]
+        conn.state = "CLOSED"
+        self.connections.pop(conn.id, None)  # long runs must not accumulate finished connections
 
     def _tcp_note(self, conn: TCPConnection, side: str, summary: str, explain: str) -> None:
         if self.show_tcp:

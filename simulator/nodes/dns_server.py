@@ -48,15 +48,26 @@ class _Pending:
 
 
 class Resolver:
-    """A stub resolver on one host: sends a query, calls back with the answer (or a timeout)."""
+    """A caching stub resolver on one host: sends a query, calls back with the answer (or a timeout).
+
+    Positive answers are kept for their TTL, as every real resolver does (RFC 1035
+    §7.4), so a busy MTA asks once an hour, not once a message; failures are not
+    kept, so an outage ends when the DNS comes back.
+    """
 
     def __init__(self, network: Network, host: str, server: str) -> None:
         self.network, self.host, self.server = network, host, server
         self.pending: dict[int, _Pending] = {}
+        self.cache: dict[tuple[str, str], tuple[float, dns.Answer]] = {}
         network.listen_datagrams(host, RESOLVER_PORT, self)
 
     def query(self, name: str, rtype: str, callback: Callable[[dns.Answer | None], None]) -> None:
         """Ask; `callback` gets the answer, or None if none came in time."""
+        cached = self.cache.get((name.lower(), rtype))
+        if cached is not None and cached[0] > self.network.kernel.now:
+            # Answered from the cache on the next turn of the kernel, not from inside this call.
+            self.network.kernel.schedule(0.0, callback, cached[1])
+            return
         query_id = self.network.rng.randrange(1, 65536)
         while query_id in self.pending:
             query_id = self.network.rng.randrange(1, 65536)
@@ -73,6 +84,8 @@ class Resolver:
         if pending is None:
             return  # late, or never asked: ignore, as a resolver must (RFC 5452)
         pending.timer.cancel()
+        if answer.rcode == "NOERROR":
+            self.cache[(pending.name.lower(), pending.rtype)] = (self.network.kernel.now + dns.TTL, answer)
         pending.callback(answer)
 
     def _timed_out(self, query_id: int) -> None:

@@ -42,7 +42,8 @@ class _Listener:
 
     def accept(self) -> ServerSession:
         session = ServerSession(self.network, self.service, self.host)
-        self.sessions = [s for s in self.sessions if s.engine is not None]
+        if len(self.sessions) >= 64:  # prune finished sessions now and then, not on every accept
+            self.sessions = [s for s in self.sessions if s.engine is not None]
         self.sessions.append(session)
         return session
 
@@ -175,7 +176,7 @@ class MailServer:
 
     def _deliver_locally(self, address: str, sender: str, content: bytes, queue_id: str, message_id: str) -> None:
         mailbox = self.store.get(address) or self.store.create(address)
-        earlier = next((m for m in mailbox.messages if message_id and m.message_id == message_id), None)
+        earlier = mailbox.first_copy(message_id)
         stored = mailbox.append(
             headers.return_path(sender) + content,
             self.now,
@@ -299,8 +300,8 @@ class MailServer:
         rest: list[str],
         outcome: SessionOutcome,
     ) -> None:
-        if not outcome.results or not outcome.results[0].recipients:
-            # Nothing was said: refused or timed out before the greeting. Next MX host.
+        if not outcome.greeted or not outcome.results or not outcome.results[0].recipients:
+            # Nothing was said: refused or timed out before the greeting. Next MX host (RFC 5321 §5.1).
             self._try_hosts(attempt, domain, rcpts, rest, f"{host}: {outcome.failure or 'no greeting'}")
             return
         self._settle(attempt, domain, list(outcome.results[0].recipients), host)
@@ -349,7 +350,7 @@ class MailServer:
             if not entry.delay_warned and self.now - entry.arrived >= self.queue.schedule.delay_warning:
                 entry.delay_warned = True
                 self._send_dsn(entry, entry.pending, "delayed")
-            entry.next_attempt = self.now + self.queue.schedule.backoff(entry.attempts)
+            self.queue.reschedule(entry, self.now + self.queue.schedule.backoff(entry.attempts))
             self._emit(
                 "defer",
                 f"{self.name} defers {entry.queue_id}; next try in {entry.next_attempt - self.now:g} s",
@@ -358,7 +359,7 @@ class MailServer:
             )
             self._schedule_run(entry.next_attempt - self.now)
         else:
-            self.queue.remove_done()
+            self.queue.remove(entry)
 
     def _notify_failures(self, entry: QueueEntry) -> None:
         fresh = [r for r in entry.recipients if r.status == "bounced" and not r.notified]

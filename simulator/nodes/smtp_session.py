@@ -49,9 +49,7 @@ class ServerSession:
         self.conn = conn
         client = self.network.hosts[conn.client]
         self.peer = (client.name, client.ip)
-        open_from_peer = sum(
-            1 for c in self.network.connections.values() if c.open and c.client == conn.client and c.server == self.host
-        )
+        open_from_peer = self.network.open_between.get((conn.client, self.host), 0)
         self.engine = self.service.connect(self.peer, open_from_peer)
         self._pump()
 
@@ -131,6 +129,7 @@ class SessionOutcome:
 
     results: tuple[ev.MessageResult, ...]
     failure: str = ""  # "connection refused", "timeout", ... or "" when the session ran
+    greeted: bool = False  # the server said something: it is there, whatever it said
 
 
 class ClientSession:
@@ -146,6 +145,7 @@ class ClientSession:
         self.conn: TCPConnection | None = None
         self.results: list[ev.MessageResult] = []
         self.failure = ""
+        self.greeted = False
         self._timer: Timer | None = None
         self._done = False
 
@@ -158,6 +158,7 @@ class ClientSession:
         self._restart_timer(COMMAND_TIMEOUT)
 
     def data_received(self, data: bytes) -> None:
+        self.greeted = True
         self.engine.receive_data(data)
         self._pump()
 
@@ -216,4 +217,4 @@ class ClientSession:
         self._done = True
         if self._timer is not None:
             self._timer.cancel()
-        self.on_done(SessionOutcome(tuple(self.results), self.failure))
+        self.on_done(SessionOutcome(tuple(self.results), self.failure, self.greeted))

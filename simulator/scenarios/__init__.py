@@ -1,4 +1,8 @@
-"""Built-in scenarios: small worlds a lesson can start from."""
+"""Built-in scenarios: small worlds a lesson can start from, each a TOML file in this package.
+
+`smtpsim list` shows them; `loader` reads, validates and builds them (and a teacher's own files);
+`schema` is the file format.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,26 @@ from dataclasses import dataclass
 
 from simulator.nodes.smtp_service import SMTPService
 from simulator.protocol.smtp.server import ServerConfig
+from simulator.scenarios.loader import ScenarioError, UnknownScenario, build, builtin_names, check, load, parse
+from simulator.scenarios.schema import ScenarioSpec
 
-# The default world's people (ARCHITECTURE: alice sends, bob receives).
-USERS = {"alice@example.com": "wonderland", "bob@example.org": "builder"}
+__all__ = [
+    "FIRST_MESSAGE",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioSpec",
+    "UnknownScenario",
+    "build",
+    "builtin_names",
+    "builtin_scenarios",
+    "check",
+    "load",
+    "mx_service",
+    "parse",
+]
 
+# A message for the in-memory dialogue tests: a Date, a blank line in the body, and a line
+# that starts with a dot.
 FIRST_MESSAGE = (
     b"From: Alice <alice@example.com>\r\n"
     b"To: Bob <bob@example.org>\r\n"
@@ -28,46 +48,23 @@ FIRST_MESSAGE = (
 
 @dataclass(frozen=True)
 class Scenario:
+    """A built-in scenario as `smtpsim list` shows it."""
+
     name: str
     description: str
 
 
-SCENARIOS: dict[str, Scenario] = {
-    "basic": Scenario(
-        "basic",
-        "The default world: alice's laptop submits to smtp.example.com (AUTH), which looks up the MX of "
-        "example.org and relays to mx.example.org, which files the message in bob's mailbox.",
-    ),
-}
+def builtin_scenarios() -> list[Scenario]:
+    """Every built-in scenario with its description, by name."""
+    return [Scenario(name, " ".join(load(name).description.split())) for name in builtin_names()]
 
 
 def mx_service() -> SMTPService:
-    """mx.example.org: the MX of example.org, taking mail for bob."""
+    """mx.example.org of the default world as a bare SMTP service, for in-memory dialogues."""
+    spec = load("basic")
+    (mx,) = (s for s in spec.mail_servers() if s.name == "mx.example.org")
     return SMTPService(
-        ServerConfig(hostname="mx.example.org", auth_mechanisms=()),
-        local_domains=frozenset({"example.org"}),
-        users={"bob@example.org": USERS["bob@example.org"]},
+        ServerConfig(hostname=mx.name, auth_mechanisms=()),
+        local_domains=frozenset(mx.domains),
+        users={u.address: u.password or "" for u in spec.user if u.address.rpartition("@")[2] in mx.domains},
     )
-
-
-def get(name: str) -> Scenario:
-    """Look up a built-in scenario; KeyError names the ones that exist."""
-    try:
-        return SCENARIOS[name]
-    except KeyError:
-        raise KeyError(f"unknown scenario {name!r}; built-in: {', '.join(sorted(SCENARIOS))}") from None
-
-
-def serve_services() -> tuple[SMTPService, SMTPService]:
-    """The services `smtpsim serve` exposes: the MX of example.org and the submission service of example.com.
-
-    The submission service asks for AUTH and then takes mail for any address;
-    accepted mail stays in its store (and the spool, if one is given).
-    """
-    submission = SMTPService(
-        ServerConfig(hostname="smtp.example.com", auth_requires_tls=False),
-        local_domains=frozenset({"example.com"}),
-        users=dict(USERS),
-        submission=True,
-    )
-    return mx_service(), submission

@@ -1,0 +1,336 @@
+"""Scenario files: find one, read its TOML, validate it, build its world, and check its expectations.
+
+    spec = load("basic")                 # a built-in name, or a path to a .toml file
+    world = build(spec, seed=1)          # hosts, DNS, users, links, queue schedule, messages, faults
+    check(sim)                           # the [[expect]] outcomes a finished run did not meet
+
+Every mistake in a file becomes a ScenarioError whose text is one line a teacher can act
+on: the file, the field path (counting tables from 1) and what was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from simulator import faults
+from simulator.nodes.dns_server import DNSServer
+from simulator.nodes.mail_client import MailClient
+from simulator.nodes.mail_server import MailServer
+from simulator.scenarios.schema import ROLES, MailServerHost, ScenarioSpec, SpecProblem, User, domain_of
+from simulator.world import World, new_world
+
+if TYPE_CHECKING:
+    from simulator.sim import Simulation
+
+PACKAGE = "simulator.scenarios"
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+_TOML_POSITION = re.compile(r"^(?P<what>.*?)\s*\(at (?P<where>line \d+, column \d+|end of document)\)$", re.DOTALL)
+# What each pydantic type error means in TOML's words.
+_EXPECTED_TYPE = {
+    "string_type": "a string (in quotes)",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "list_type": "an array",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+    "dict_type": "a table",
+}
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be loaded or built; str() is one line: file, field path, what was expected."""
+
+    def __init__(self, source: str, message: str, path: str = "") -> None:
+        super().__init__(source, message, path)
+        self.source, self.message, self.path = source, message, path
+
+    def __str__(self) -> str:
+        return ": ".join(part for part in (self.source, self.path, self.message) if part).replace("\n", " ")
+
+
+class UnknownScenario(ScenarioError, KeyError):
+    """No built-in scenario has that name; also a KeyError, as a failed look-up by name."""
+
+
+# --- finding and reading ------------------------------------------------------------------------
+
+
+def builtin_names() -> list[str]:
+    """The built-in scenarios: the .toml files shipped in this package, by name."""
+    files = resources.files(PACKAGE).iterdir()
+    return sorted(f.name.removesuffix(".toml") for f in files if f.name.endswith(".toml") and f.is_file())
+
+
+def is_path(source: str) -> bool:
+    """Whether `source` names a file rather than a built-in scenario."""
+    return source.endswith(".toml") or "/" in source or "\\" in source
+
+
+def load(source: str) -> ScenarioSpec:
+    """Read and validate a scenario: a built-in name (see `smtpsim list`) or a path to a .toml file."""
+    if is_path(source):
+        try:
+            data = Path(source).read_bytes()
+        except FileNotFoundError:
+            raise ScenarioError(
+                source, "no such file; expected a built-in scenario name or the path of a .toml file"
+            ) from None
+        except OSError as exc:
+            raise ScenarioError(source, f"cannot read it: {exc.strerror or exc}") from None
+        return parse(data, source)
+    resource = resources.files(PACKAGE) / f"{source}.toml"
+    if not _NAME.fullmatch(source) or not resource.is_file():
+        raise UnknownScenario(
+            "scenario",
+            f"unknown scenario {source!r}; built-in: {', '.join(builtin_names())}; or give the path of a .toml file",
+        )
+    return parse(resource.read_bytes(), f"{source}.toml")
+
+
+def parse(data: bytes | str, source: str = "<scenario>") -> ScenarioSpec:
+    """Validate the TOML text of a scenario; `source` names it in error messages."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ScenarioError(
+                source, f"expected UTF-8 text, got byte 0x{data[exc.start]:02x}", f"byte {exc.start + 1}"
+            ) from None
+    try:
+        document = tomllib.loads(data)
+    except tomllib.TOMLDecodeError as exc:
+        match = _TOML_POSITION.match(str(exc))
+        what, where = (match["what"], match["where"]) if match else (str(exc), "")
+        raise ScenarioError(source, f"not valid TOML: {what}", where) from None
+    try:
+        return ScenarioSpec.model_validate(document)
+    except ValidationError as exc:
+        # A misspelt field is also a missing one; its "unknown field" line is the one that helps.
+        errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] != "extra_forbidden")
+        path, message = _describe(errors[0])
+        if len(errors) > 1:
+            message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+        raise ScenarioError(source, message, path) from None
+
+
+# --- turning a validation error into one line ------------------------------------------------------
+
+
+def _describe(error: ErrorDetails) -> tuple[str, str]:
+    """The field path and what was expected, for the first error pydantic found."""
+    loc, kind = error["loc"], error["type"]
+    ctx = error.get("ctx", {})
+    value = error["input"]
+    path = _path(loc)
+    if kind == "value_error":
+        problem = ctx.get("error")
+        if isinstance(problem, SpecProblem):
+            return _join(path, problem.path), problem.message
+        return path, str(problem) if problem is not None else error["msg"]
+    if kind == "extra_forbidden":
+        allowed = _fields_at(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return path, f"unknown field{hint}; expected one of {', '.join(allowed)}"
+    if kind == "missing":
+        return path, "missing; this field is required"
+    if kind == "union_tag_invalid":
+        return _join(path, "role"), f"expected {_either(ROLES)}, got {ctx.get('tag')!r}"
+    if kind == "union_tag_not_found":
+        return _join(path, "role"), f"missing; expected {_either(ROLES)}"
+    if kind == "literal_error":
+        return path, f"expected {ctx.get('expected')}, got {_shown(value)}"
+    if kind == "list_type" and isinstance(value, dict) and loc and isinstance(loc[-1], str):
+        return path, f"expected an array of tables, written [[{loc[-1]}]], got a single table"
+    if kind in ("model_type", "model_attributes_type", "dict_type") and isinstance(value, list) and loc:
+        return path, f"expected one table, written [{loc[-1]}], got an array"
+    if kind in _EXPECTED_TYPE:
+        return path, f"expected {_EXPECTED_TYPE[kind]}, got {_shown(value)}"
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("more than", "gt"),
+        "less_than_equal": ("at most", "le"),
+        "less_than": ("less than", "lt"),
+    }
+    if kind in bounds:
+        words, key = bounds[kind]
+        return path, f"expected a number {words} {_shown(ctx.get(key))}, got {_shown(value)}"
+    if kind == "too_short":
+        return path, f"expected at least {ctx.get('min_length')} item(s), got {_shown(value)}"
+    message = str(error["msg"]).replace("Input should be ", "expected ")
+    return path, f"{message}, got {_shown(value)}"
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    """('host', 1, 'client', 'msa') -> 'host[2].msa': tables count from 1, the role tag is left out."""
+    text = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            text += f"[{part + 1}]"
+        elif not (i == 2 and loc[0] == "host" and part in ROLES):  # pydantic's tag of the host union
+            text = _join(text, part)
+    return text
+
+
+def _join(path: str, field: str) -> str:
+    return f"{path}.{field}" if path else field
+
+
+def _either(options: tuple[str, ...]) -> str:
+    quoted = [repr(o) for o in options]
+    return ", ".join(quoted[:-1]) + f" or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
+
+
+def _shown(value: object) -> str:
+    """A value as the teacher wrote it in TOML, short."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = repr(value) if isinstance(value, str | list) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The field names the table at `loc` takes, found by walking the schema's types."""
+    current: object = ScenarioSpec
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(part, int):
+            args = get_args(current)
+            current = args[0] if args else None
+        elif isinstance(current, type) and issubclass(current, BaseModel):
+            current = next((f.annotation for n, f in current.model_fields.items() if (f.alias or n) == part), None)
+        else:  # a union of tables told apart by a tag (the host roles)
+            current = next((m for m in get_args(current) if part in _tags(m)), None)
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or n for n, f in current.model_fields.items()]
+    return []
+
+
+def _unwrap(annotation: object) -> object:
+    """Annotated[X, ...] -> X; X | None -> X."""
+    while True:
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        annotated = hasattr(annotation, "__metadata__") and args
+        if annotated or (get_origin(annotation) is not list and len(args) == 1):
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def _tags(model: object) -> tuple[object, ...]:
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return ()
+    role = model.model_fields.get("role")
+    return get_args(role.annotation) if role is not None and get_origin(role.annotation) is Literal else ()
+
+
+# --- building the world -----------------------------------------------------------------------------
+
+
+def build(spec: ScenarioSpec, seed: int) -> World:
+    """The world a scenario describes, with its messages submitted and its faults installed."""
+    world = new_world(seed, show_tcp=spec.show_tcp)
+    net, db = world.network, world.dns_db
+    for host in spec.host:
+        net.add_host(host.name, host.ip)
+        db.add_a(host.name, host.ip)
+    for a in spec.dns.a:
+        db.add_a(a.name, a.ip)
+    for mx in spec.dns.mx:
+        db.add_mx(mx.domain, mx.preference, mx.exchange)
+    for txt in spec.dns.txt:
+        db.add_txt(txt.name, txt.text)
+    resolver = spec.dns_server()
+    if resolver is not None:
+        DNSServer(net, resolver.name, db)
+    schedule = spec.queue.schedule()
+    for server in spec.mail_servers():
+        world.servers[server.name] = MailServer(
+            net,
+            server.name,
+            dns_server=resolver.name if resolver is not None else "",
+            ledger=world.ledger,
+            local_domains=frozenset(server.domains),
+            users={u.address: _password(u) for u in spec.user if _logs_in_at(u, server)},
+            mx=server.mx,
+            submission=server.submission,
+            relay_domains=frozenset(server.relay_domains),
+            schedule=schedule,
+        )
+    passwords = {u.address.lower(): _password(u) for u in spec.user}
+    for client in spec.clients():
+        world.clients[client.user.lower()] = MailClient(
+            net,
+            client.name,
+            msa=client.msa,
+            username=client.user,
+            password=passwords[client.user.lower()],
+            ledger=world.ledger,
+        )
+    for link in spec.link:
+        path = net.link(link.between[0], link.between[1])
+        path.latency, path.loss, path.bandwidth = link.latency, link.loss, link.bandwidth
+    # Faults first: one switched on at time 0 is in place before a message submitted at 0 moves.
+    for i, entry in enumerate(spec.fault, 1):
+        try:
+            entry.fault().install(world)
+        except faults.FaultSpecError as exc:
+            raise ScenarioError("scenario", str(exc), f"fault[{i}].spec") from None
+    for message in spec.message:
+        world.submit(message.sender, list(message.to), message.content(), message.at)
+    return world
+
+
+def _logs_in_at(user: User, server: MailServerHost) -> bool:
+    """Whether a server knows this user: its own domains' users, and those it lets submit."""
+    address = user.address.lower()
+    return domain_of(address) in server.domains or address in (a.lower() for a in server.submission_users)
+
+
+def _password(user: User) -> str:
+    # A user without a password has no client, so nobody logs in as them; "" would let an empty
+    # password in, while a NUL can never arrive through AUTH PLAIN, where it separates the fields.
+    return user.password if user.password is not None else "\0"
+
+
+# --- checking a run against the file's [[expect]] ---------------------------------------------------------
+
+
+def check(sim: Simulation) -> list[str]:
+    """The [[expect]] outcomes the simulation does not show (empty when all are met), one line each."""
+    spec = sim.spec
+    # build() submits the file's messages first and in order, so they open the ledger.
+    ids = list(sim.world.ledger.messages)[: len(spec.message)]
+    outcomes = {(o.message_id, o.recipient.lower()): o for o in sim.outcome()}
+    unmet: list[str] = []
+    for i, expect in enumerate(spec.expect, 1):
+        label = f"expect[{i}]: message {expect.message} to {expect.recipient}"
+        outcome = outcomes.get((ids[expect.message - 1], expect.recipient.lower()))
+        if outcome is None:
+            unmet.append(f"{label}: expected {expect.status}, but the message was never submitted")
+            continue
+        got = outcome.status + (f" at {outcome.where}" if outcome.where else "")
+        if outcome.detail:
+            got += f" ({outcome.detail})"
+        if outcome.status != expect.status:
+            unmet.append(f"{label}: expected {expect.status}, got {got}")
+        elif expect.where is not None and outcome.where != expect.where:
+            unmet.append(f"{label}: expected {expect.status} at {expect.where}, got {got}")
+        elif expect.copies is not None and outcome.copies != expect.copies:
+            unmet.append(f"{label}: expected {expect.copies} copies, got {outcome.copies}")
+    return unmet

@@ -1,0 +1,478 @@
+"""The scenario file format: a world described in TOML, as pydantic models that check every field.
+
+A scenario file names its hosts (`[[host]]`, each a client, a mail server or the DNS
+server), its users, DNS records, links, retry schedule, the messages sent, the faults
+injected and the outcomes a lesson expects. Unknown fields are errors, so a typo never
+passes silently, and the cross-checks at the end catch a name that points nowhere.
+
+Paths in error messages count from 1, as a teacher counts tables: `host[2]` is the
+second `[[host]]` table, and `expect.message = 1` means the first `[[message]]`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from simulator import faults
+from simulator.mail.headers import header_values
+from simulator.mail.queue import RetrySchedule
+from simulator.net.network import Link
+
+ROLES = ("client", "mail-server", "dns")
+
+# RFC 1123 §2.1 host names: letters, digits and inner hyphens, at most 63 per label, 253 in all.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
+# Deliberately loose (RFC 5321 §4.1.2 is not the lesson here): something@a-host-name, no spaces or brackets.
+_LOCAL_PART = re.compile(r"[^\s<>@\"()\[\],;:]+")
+_DEFAULT_SCHEDULE = RetrySchedule()
+_DEFAULT_LINK = Link()
+
+
+class SpecProblem(ValueError):
+    """A mistake found by a cross-check, with the path of the field at fault.
+
+    The path is relative to the table whose validator raised it (the whole file for the
+    cross-checks at the end), so the loader can put the two together.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path, self.message = path, message
+
+
+def _hostname(value: str) -> str:
+    """A host or domain name in the lower case DNS keys it by; ValueError says what was expected."""
+    name = value.strip().rstrip(".").lower()
+    if not _HOSTNAME.fullmatch(name):
+        raise ValueError(f"expected a host or domain name such as 'mx.example.org', got {value!r}")
+    return name
+
+
+def _ipv4(value: str) -> str:
+    """An IPv4 address in canonical form (the world's DNS holds A records only)."""
+    try:
+        return str(ipaddress.IPv4Address(value.strip()))
+    except ValueError:
+        raise ValueError(f"expected an IPv4 address such as '192.0.2.25', got {value!r}") from None
+
+
+def _address(value: str) -> str:
+    """A mail address with its domain in lower case, as the servers compare it."""
+    local, at, domain = value.strip().rpartition("@")
+    if not at or not _LOCAL_PART.fullmatch(local) or not _HOSTNAME.fullmatch(domain.lower()):
+        raise ValueError(f"expected a mail address such as 'bob@example.org', got {value!r}")
+    return f"{local}@{domain.lower()}"
+
+
+HostName = Annotated[str, AfterValidator(_hostname)]
+IPv4 = Annotated[str, AfterValidator(_ipv4)]
+Address = Annotated[str, AfterValidator(_address)]
+
+
+def domain_of(address: str) -> str:
+    """The domain of a validated address: the part that decides which server holds its mailbox."""
+    return address.rpartition("@")[2]
+
+
+class _Table(BaseModel):
+    """Every table: unknown keys are errors, and TOML's types are taken as written (no "1" for 1)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --- hosts ------------------------------------------------------------------------------------
+
+
+class ClientHost(_Table):
+    """A user's computer with a mail program: it submits the user's messages to the MSA."""
+
+    name: HostName
+    ip: IPv4
+    role: Literal["client"]
+    user: Address  # whose computer: a [[user]] with a password
+    msa: HostName  # the mail-server it submits to (port 587, AUTH)
+
+
+class MailServerHost(_Table):
+    """A mail server: MX for its domains, MSA when `submission`, relay with a queue, mailbox store."""
+
+    name: HostName
+    ip: IPv4
+    role: Literal["mail-server"]
+    domains: list[HostName] = []  # local domains: the mailboxes of their users live here
+    mx: bool = True  # listen on port 25
+    submission: bool = False  # listen on port 587 for its users' mail programs
+    relay_domains: list[HostName] = []  # also accept on port 25 for these domains (a backup MX)
+    submission_users: list[Address] = []  # users of other domains who may also log in on port 587 here
+
+
+class DNSHost(_Table):
+    """The world's DNS server: every mail server asks it for MX and A records."""
+
+    name: HostName
+    ip: IPv4
+    role: Literal["dns"]
+
+
+Host = Annotated[ClientHost | MailServerHost | DNSHost, Field(discriminator="role")]
+
+
+class User(_Table):
+    """A person with a mailbox on the mail server of their domain."""
+
+    address: Address
+    password: str | None = None  # needed by a user whose computer submits mail; optional otherwise
+
+
+# --- DNS, links, queue --------------------------------------------------------------------------
+
+
+class MXRecord(_Table):
+    """Which host takes mail for a domain; the lowest preference is tried first (RFC 5321 §5.1)."""
+
+    domain: HostName
+    preference: int = Field(default=10, ge=0, le=65535)
+    host: str  # a host name, or "." for a null MX (RFC 7505: this domain takes no mail)
+
+    @model_validator(mode="after")
+    def _host_is_a_name(self) -> MXRecord:
+        if self.host.strip() != ".":
+            try:
+                _hostname(self.host)
+            except ValueError as exc:
+                raise SpecProblem("host", f"{exc} (or '.' for a null MX)") from None
+        return self
+
+    @property
+    def exchange(self) -> str:
+        return "." if self.host.strip() == "." else _hostname(self.host)
+
+
+class ARecord(_Table):
+    """An extra address record, for a name that is not one of the [[host]] tables."""
+
+    name: HostName
+    ip: IPv4
+
+
+class TXTRecord(_Table):
+    """A text record, such as an SPF policy."""
+
+    name: HostName
+    text: str
+
+
+class DNSZones(_Table):
+    """Records beyond the A record every host gets on its own."""
+
+    mx: list[MXRecord] = []
+    a: list[ARecord] = []
+    txt: list[TXTRecord] = []
+
+
+class LinkSpec(_Table):
+    """The path between two hosts; a pair with no [[link]] gets the network's default (5 ms, no loss)."""
+
+    between: list[HostName]
+    latency: float = Field(default=_DEFAULT_LINK.latency, ge=0)  # seconds, one way
+    loss: float = Field(default=0.0, ge=0, lt=1)  # probability a segment is lost (1 would never arrive)
+    bandwidth: float | None = Field(default=None, gt=0)  # octets per second; none means unlimited
+
+    @model_validator(mode="after")
+    def _two_hosts(self) -> LinkSpec:
+        if len(self.between) != 2 or self.between[0] == self.between[1]:
+            raise SpecProblem("between", f"expected two different host names, got {self.between}")
+        return self
+
+
+class QueueSpec(_Table):
+    """The retry schedule of every mail server's outbound queue; Postfix's defaults unless given."""
+
+    first_retry: float = Field(default=_DEFAULT_SCHEDULE.first_retry, gt=0)
+    max_backoff: float = Field(default=_DEFAULT_SCHEDULE.max_backoff, gt=0)
+    lifetime: float = Field(default=_DEFAULT_SCHEDULE.lifetime, gt=0)
+    delay_warning: float = Field(default=_DEFAULT_SCHEDULE.delay_warning, gt=0)
+
+    def schedule(self) -> RetrySchedule:
+        return RetrySchedule(self.first_retry, self.max_backoff, self.lifetime, self.delay_warning)
+
+
+# --- what happens ------------------------------------------------------------------------------
+
+
+class MessageSpec(_Table):
+    """A message a user's mail program submits at simulated time `at`."""
+
+    sender: Address = Field(alias="from")
+    to: list[Address] = Field(min_length=1)
+    at: float = Field(default=0.0, ge=0)
+    subject: str | None = None
+    body: str | None = None
+    raw: str | None = None  # the whole RFC 5322 message instead of subject and body
+
+    @model_validator(mode="after")
+    def _raw_or_parts(self) -> MessageSpec:
+        if self.raw is not None and (self.subject is not None or self.body is not None):
+            raise ValueError("expected either raw or subject and body, not both")
+        return self
+
+    def content(self) -> bytes:
+        """The message as its mail program sends it: CRLF line ends, as on the wire (RFC 5322 §2.1)."""
+        if self.raw is not None:
+            text = self.raw
+        else:
+            head = f"From: {self.sender}\nTo: {', '.join(self.to)}\n"
+            if self.subject is not None:
+                head += f"Subject: {self.subject}\n"
+            text = f"{head}\n{self.body or ''}"
+        lines = text.replace("\r\n", "\n").split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        return "".join(f"{line}\r\n" for line in lines).encode()
+
+
+class FaultSpec(_Table):
+    """A fault, written as for `smtpsim run --fault`: KIND:TARGET[=VALUE][,at=S][,for=S][,p=P][,once]."""
+
+    spec: str
+
+    @model_validator(mode="after")
+    def _parses(self) -> FaultSpec:
+        self.fault()
+        return self
+
+    def fault(self) -> faults.Fault:
+        """A fresh Fault object (each world gets its own, since a fault keeps state)."""
+        try:
+            return faults.parse(self.spec)
+        except faults.FaultSpecError as exc:
+            raise SpecProblem("spec", str(exc)) from None
+
+
+class ExpectSpec(_Table):
+    """An outcome the lesson expects for one recipient of one message."""
+
+    message: int = Field(ge=1)  # 1 is the first [[message]]
+    recipient: Address
+    status: Literal["delivered", "bounced", "queued", "rejected"]
+    copies: int | None = Field(default=None, ge=0)  # 2 shows an RFC 1047 duplicate
+    where: HostName | None = None  # the host holding it at the end: the mailbox's server, or a queue
+
+
+# --- the file ------------------------------------------------------------------------------------
+
+
+class ScenarioSpec(_Table):
+    """One scenario file."""
+
+    description: str
+    seed: int | None = None  # the default seed; `--seed` wins
+    show_tcp: bool = False  # show TCP handshakes, FINs and retransmissions in the trace
+    host: list[Host] = Field(min_length=1)
+    user: list[User] = []
+    dns: DNSZones = DNSZones()
+    link: list[LinkSpec] = []
+    queue: QueueSpec = QueueSpec()
+    message: list[MessageSpec] = []
+    fault: list[FaultSpec] = []
+    expect: list[ExpectSpec] = []
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> ScenarioSpec:
+        _check_hosts(self)
+        _check_users_and_clients(self)
+        _check_submission_users(self)
+        _check_dns_and_links(self)
+        _check_messages(self)
+        _check_faults(self)
+        _check_expectations(self)
+        return self
+
+    def hosts_named(self) -> dict[str, ClientHost | MailServerHost | DNSHost]:
+        return {h.name: h for h in self.host}
+
+    def mail_servers(self) -> list[MailServerHost]:
+        return [h for h in self.host if isinstance(h, MailServerHost)]
+
+    def clients(self) -> list[ClientHost]:
+        return [h for h in self.host if isinstance(h, ClientHost)]
+
+    def dns_server(self) -> DNSHost | None:
+        return next((h for h in self.host if isinstance(h, DNSHost)), None)
+
+
+# --- cross-checks: each raises the first problem it finds ------------------------------------------
+
+
+def _check_hosts(spec: ScenarioSpec) -> None:
+    names: dict[str, int] = {}
+    ips: dict[str, int] = {}
+    for i, host in enumerate(spec.host, 1):
+        if host.name in names:
+            raise SpecProblem(
+                f"host[{i}].name", f"expected a name no other host has, got {host.name!r} (host[{names[host.name]}])"
+            )
+        if host.ip in ips:
+            raise SpecProblem(
+                f"host[{i}].ip", f"expected an address no other host has, got {host.ip} (host[{ips[host.ip]}])"
+            )
+        names[host.name], ips[host.ip] = i, i
+    dns_hosts = [h for h in spec.host if isinstance(h, DNSHost)]
+    if spec.mail_servers() and len(dns_hosts) != 1:
+        raise SpecProblem(
+            "host",
+            "expected exactly one host with role = 'dns' (the mail servers ask it for MX records), "
+            f"got {len(dns_hosts)}",
+        )
+
+
+def _check_users_and_clients(spec: ScenarioSpec) -> None:
+    held = sorted({d for s in spec.mail_servers() for d in s.domains})
+    seen: dict[str, int] = {}
+    for i, user in enumerate(spec.user, 1):
+        key = user.address.lower()
+        if key in seen:
+            raise SpecProblem(
+                f"user[{i}].address", f"expected each user once, got {user.address!r} again (user[{seen[key]}])"
+            )
+        seen[key] = i
+        if domain_of(key) not in held:
+            raise SpecProblem(
+                f"user[{i}].address",
+                f"expected an address in a domain some mail-server holds ({', '.join(held) or 'none yet'}), "
+                f"got {user.address!r}",
+            )
+    users = {u.address.lower(): u for u in spec.user}
+    hosts = spec.hosts_named()
+    owners: dict[str, int] = {}
+    for i, host in enumerate(spec.host, 1):
+        if not isinstance(host, ClientHost):
+            continue
+        owner = users.get(host.user.lower())
+        if owner is None:
+            raise SpecProblem(f"host[{i}].user", f"expected one of the [[user]] addresses, got {host.user!r}")
+        if owner.password is None:
+            raise SpecProblem(
+                f"host[{i}].user", f"{host.user} has no password, and the client needs one to log in to its MSA"
+            )
+        if host.user.lower() in owners:
+            raise SpecProblem(
+                f"host[{i}].user", f"expected one client per user; {host.user} has host[{owners[host.user.lower()]}]"
+            )
+        owners[host.user.lower()] = i
+        msa = hosts.get(host.msa)
+        if not isinstance(msa, MailServerHost) or not msa.submission:
+            raise SpecProblem(
+                f"host[{i}].msa",
+                f"expected a mail-server with submission = true ({', '.join(_submission_servers(spec)) or 'none'}), "
+                f"got {host.msa!r}",
+            )
+
+
+def _check_submission_users(spec: ScenarioSpec) -> None:
+    users = {u.address.lower(): u for u in spec.user}
+    for i, host in enumerate(spec.host, 1):
+        if not isinstance(host, MailServerHost) or not host.submission_users:
+            continue
+        if not host.submission:
+            raise SpecProblem(f"host[{i}].submission_users", "expected only with submission = true")
+        for address in host.submission_users:
+            user = users.get(address.lower())
+            if user is None or user.password is None:
+                raise SpecProblem(
+                    f"host[{i}].submission_users", f"expected [[user]] addresses with a password, got {address!r}"
+                )
+
+
+def _submission_servers(spec: ScenarioSpec) -> list[str]:
+    return [s.name for s in spec.mail_servers() if s.submission]
+
+
+def _check_dns_and_links(spec: ScenarioSpec) -> None:
+    known = set(spec.hosts_named()) | {a.name for a in spec.dns.a}
+    for i, mx in enumerate(spec.dns.mx, 1):
+        if mx.exchange != "." and mx.exchange not in known:
+            raise SpecProblem(
+                f"dns.mx[{i}].host", f"expected a [[host]] name or a [dns] A record name, got {mx.host!r}"
+            )
+    hosts = spec.hosts_named()
+    pairs: dict[frozenset[str], int] = {}
+    for i, link in enumerate(spec.link, 1):
+        for name in link.between:
+            if name not in hosts:
+                raise SpecProblem(f"link[{i}].between", f"expected names of [[host]] tables, got {name!r}")
+        pair = frozenset(link.between)
+        if pair in pairs:
+            raise SpecProblem(
+                f"link[{i}].between", f"expected one link per pair of hosts; link[{pairs[pair]}] is the same"
+            )
+        pairs[pair] = i
+
+
+def _check_messages(spec: ScenarioSpec) -> None:
+    senders = [c.user.lower() for c in spec.clients()]
+    message_ids: dict[str, int] = {}
+    for i, message in enumerate(spec.message, 1):
+        if message.sender.lower() not in senders:
+            raise SpecProblem(
+                f"message[{i}].from",
+                f"expected the user of a client host ({', '.join(senders) or 'there is none'}), got {message.sender!r}",
+            )
+        # Outcomes are told apart by Message-ID: two messages with one would be counted as one.
+        for value in header_values(message.content(), "Message-ID")[:1]:
+            key = value.strip()
+            if key in message_ids:
+                raise SpecProblem(
+                    f"message[{i}].raw",
+                    f"expected a Message-ID of its own, got {key} again (message[{message_ids[key]}])",
+                )
+            message_ids[key] = i
+
+
+def _check_faults(spec: ScenarioSpec) -> None:
+    hosts = set(spec.hosts_named())
+    servers = {s.name for s in spec.mail_servers()}
+    for i, entry in enumerate(spec.fault, 1):
+        fault = entry.fault()
+        needed: list[tuple[str, set[str], str]] = []
+        if isinstance(fault, faults.NodeDown | faults.Crash):
+            needed.append((fault.node, hosts, "a [[host]] name"))
+        elif isinstance(fault, faults.LinkLatency | faults.LinkLoss | faults.Partition):
+            needed += [(fault.a, hosts, "a [[host]] name"), (fault.b, hosts, "a [[host]] name")]
+        elif isinstance(
+            fault,
+            faults.DropAfter
+            | faults.Silent
+            | faults.Overloaded
+            | faults.MaxConnections
+            | faults.Greylist
+            | faults.DiskFull,
+        ):
+            needed.append((fault.node, servers, "the name of a mail-server"))
+        for name, allowed, what in needed:
+            if name.lower() not in allowed:
+                raise SpecProblem(f"fault[{i}].spec", f"expected {what} as the target, got {name!r} in {entry.spec!r}")
+
+
+def _check_expectations(spec: ScenarioSpec) -> None:
+    hosts = spec.hosts_named()
+    for i, expect in enumerate(spec.expect, 1):
+        if expect.message > len(spec.message):
+            raise SpecProblem(
+                f"expect[{i}].message",
+                f"expected the number of a [[message]], 1 to {len(spec.message)}, got {expect.message}",
+            )
+        message = spec.message[expect.message - 1]
+        if expect.recipient.lower() not in (r.lower() for r in message.to):
+            raise SpecProblem(
+                f"expect[{i}].recipient",
+                f"expected one of message {expect.message}'s recipients ({', '.join(message.to)}), "
+                f"got {expect.recipient!r}",
+            )
+        if expect.where is not None and expect.where not in hosts:
+            raise SpecProblem(f"expect[{i}].where", f"expected a [[host]] name, got {expect.where!r}")
