@@ -17,6 +17,7 @@ were made.
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable
 from dataclasses import InitVar, dataclass, field
 
@@ -30,7 +31,14 @@ from simulator.scenarios.schema import ScenarioSpec
 from simulator.trace import TraceEvent
 from simulator.world import World
 
-CHECKPOINT_EVERY = 200
+# When to checkpoint: once stepping since the last checkpoint has cost COST_RATIO times what
+# the last copy cost (so copying stays a small share of the run, however big the world), and
+# at least MIN_STEPS apart. Old checkpoints are thinned to keep at most MAX_CHECKPOINTS, so a
+# long run's memory stays bounded; back() then replays a little further. Where checkpoints
+# fall changes only speed, never what happens: replay is deterministic.
+COST_RATIO = 4.0
+MIN_STEPS = 50
+MAX_CHECKPOINTS = 12
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,9 @@ class Simulation:
     _now: float = 0.0
     _actions: list[Submission | Injection] = field(default_factory=list)
     _checkpoints: list[_Checkpoint] = field(default_factory=list)
+    _copy_cost: float = 0.0
+    _stepping: float = 0.0  # seconds spent stepping since the last checkpoint
+    _replaying: bool = False
 
     def __post_init__(self, loaded: ScenarioSpec | None) -> None:
         self._spec = loaded if loaded is not None else load(self.scenario)
@@ -171,6 +182,7 @@ class Simulation:
 
     def step(self) -> TraceEvent | None:
         """Advance to the next trace event; None when nothing is left to happen."""
+        started = time.perf_counter()
         events = self._world.tracer.events
         kernel: Kernel = self._world.kernel
         while len(events) <= self._shown:
@@ -179,8 +191,11 @@ class Simulation:
         event = events[self._shown]
         self._shown += 1
         self._now = event.time
-        if self._shown % CHECKPOINT_EVERY == 0 and self._checkpoints[-1].step < self._shown:
-            self._checkpoint()
+        if not self._replaying:
+            self._stepping += time.perf_counter() - started
+            due = self._stepping >= COST_RATIO * self._copy_cost
+            if due and self._shown - self._checkpoints[-1].step >= MIN_STEPS:
+                self._checkpoint()
         return event
 
     def back(self) -> TraceEvent | None:
@@ -221,13 +236,21 @@ class Simulation:
         return events[self._shown].time
 
     def _checkpoint(self) -> None:
+        started = time.perf_counter()
         tracer = self._world.tracer
+        self._world.kernel.compact()
         events, tracer.events = tracer.events, []
         try:
             snapshot = copy.deepcopy(self._world)
         finally:
             tracer.events = events
         self._checkpoints.append(_Checkpoint(self._shown, self._now, snapshot, len(events)))
+        if len(self._checkpoints) > MAX_CHECKPOINTS:
+            # Keep the first and the two newest; drop every other one in between.
+            middle = self._checkpoints[1:-2][1::2]
+            self._checkpoints = [self._checkpoints[0], *middle, *self._checkpoints[-2:]]
+        self._copy_cost = time.perf_counter() - started
+        self._stepping = 0.0
 
     def _goto(self, target: int) -> None:
         """Restore the last checkpoint at or before `target`, then replay to it."""
@@ -240,15 +263,20 @@ class Simulation:
         self._world, self._shown, self._now = world, checkpoint.step, checkpoint.now
         pending = [a for a in self._actions if a.step >= checkpoint.step]
         self._actions = [a for a in self._actions if a.step < checkpoint.step]
-        for action in pending:
-            if action.step > target:
-                continue  # made after the point we go back to: undone too
-            while self._shown < action.step:
+        self._replaying = True
+        try:
+            for action in pending:
+                if action.step > target:
+                    continue  # made after the point we go back to: undone too
+                while self._shown < action.step:
+                    self.step()
+                self._actions.append(action)
+                if isinstance(action, Submission):
+                    self._world.submit(action.sender, list(action.recipients), action.content, action.at)
+                else:
+                    copy.deepcopy(action.fault).install(self._world)
+            while self._shown < target:
                 self.step()
-            self._actions.append(action)
-            if isinstance(action, Submission):
-                self._world.submit(action.sender, list(action.recipients), action.content, action.at)
-            else:
-                copy.deepcopy(action.fault).install(self._world)
-        while self._shown < target:
-            self.step()
+        finally:
+            self._replaying = False
+        self._stepping = 0.0

@@ -83,5 +83,12 @@ class Kernel:
         entry.action(*entry.args)
         return True
 
+    def compact(self) -> None:
+        """Drop cancelled actions (idle timers that were reset), so a snapshot carries none."""
+        live = [item for item in self._heap if not item[3].cancelled]
+        if len(live) != len(self._heap):
+            heapq.heapify(live)
+            self._heap = live
+
     def __len__(self) -> int:
         return sum(1 for item in self._heap if not item[3].cancelled)

@@ -41,7 +41,7 @@ class DNSServer:
 
 @dataclass
 class _Pending:
-    callback: Callable[[dns.Answer | None], None]
+    callbacks: list[Callable[[dns.Answer | None], None]]
     timer: Timer
     name: str
     rtype: str
@@ -58,6 +58,7 @@ class Resolver:
     def __init__(self, network: Network, host: str, server: str) -> None:
         self.network, self.host, self.server = network, host, server
         self.pending: dict[int, _Pending] = {}
+        self.asking: dict[tuple[str, str], int] = {}  # questions in flight -> their query id
         self.cache: dict[tuple[str, str], tuple[float, dns.Answer]] = {}
         network.listen_datagrams(host, RESOLVER_PORT, self)
 
@@ -68,13 +69,18 @@ class Resolver:
             # Answered from the cache on the next turn of the kernel, not from inside this call.
             self.network.kernel.schedule(0.0, callback, cached[1])
             return
+        in_flight = self.asking.get((name.lower(), rtype))
+        if in_flight is not None:  # the same question is already on its way: wait for that answer
+            self.pending[in_flight].callbacks.append(callback)
+            return
         query_id = self.network.rng.randrange(1, 65536)
         while query_id in self.pending:
             query_id = self.network.rng.randrange(1, 65536)
         wire = dns.make_query(name, rtype, query_id)
         summary, explain, rfc = dns.describe_query(wire)
         timer = self.network.kernel.schedule(QUERY_TIMEOUT, self._timed_out, query_id, priority=TIMER)
-        self.pending[query_id] = _Pending(callback, timer, name, rtype)
+        self.pending[query_id] = _Pending([callback], timer, name, rtype)
+        self.asking[(name.lower(), rtype)] = query_id
         self.network.datagram(self.host, self.server, DNS_PORT, Note(wire, summary, explain, rfc), "DNS")
 
     def datagram_received(self, src: str, data: bytes) -> None:
@@ -84,17 +90,21 @@ class Resolver:
         if pending is None:
             return  # late, or never asked: ignore, as a resolver must (RFC 5452)
         pending.timer.cancel()
+        self.asking.pop((pending.name.lower(), pending.rtype), None)
         if answer.rcode == "NOERROR":
             self.cache[(pending.name.lower(), pending.rtype)] = (self.network.kernel.now + dns.TTL, answer)
-        pending.callback(answer)
+        for callback in pending.callbacks:
+            callback(answer)
 
     def _timed_out(self, query_id: int) -> None:
         pending = self.pending.pop(query_id, None)
         if pending is None:
             return
+        self.asking.pop((pending.name.lower(), pending.rtype), None)
         self.network.tracer.emit(
             "timeout", self.host, self.server, None, "DNS", b"",
             f"no answer for {pending.rtype} {pending.name}",
             "The DNS server did not answer in time; the mail server will try again later.", "RFC 5321 §5.1",
         )  # fmt: skip
-        pending.callback(None)
+        for callback in pending.callbacks:
+            callback(None)

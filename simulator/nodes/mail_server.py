@@ -39,11 +39,13 @@ class _Listener:
     service: SMTPService
     host: str
     sessions: list[ServerSession] = field(default_factory=list)
+    _prune_at: int = 64
 
     def accept(self) -> ServerSession:
         session = ServerSession(self.network, self.service, self.host)
-        if len(self.sessions) >= 64:  # prune finished sessions now and then, not on every accept
+        if len(self.sessions) >= self._prune_at:  # prune finished sessions now and then, not on every accept
             self.sessions = [s for s in self.sessions if s.engine is not None]
+            self._prune_at = max(64, 2 * len(self.sessions))
         self.sessions.append(session)
         return session
 
