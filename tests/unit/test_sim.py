@@ -9,6 +9,7 @@ import re
 import pytest
 
 from simulator.mail.headers import header_values
+from simulator.scenarios import builtin_scenarios
 from simulator.sim import Simulation
 from simulator.views.jsonl import render_jsonl
 
@@ -140,3 +141,31 @@ def test_a_down_mx_is_retried_on_the_backoff_schedule_then_bounced_with_dsns() -
 def test_unknown_scenario_is_a_key_error_naming_the_built_ins(seed: int) -> None:
     with pytest.raises(KeyError, match="built-in: basic"):
         Simulation.from_scenario("nosuch", seed=seed)
+
+
+BUILT_INS = sorted(s.name for s in builtin_scenarios())
+
+
+@pytest.mark.parametrize("name", BUILT_INS)
+def test_every_built_in_gives_the_same_json_trace_twice(name: str) -> None:
+    first, second = Simulation.from_scenario(name, seed=11), Simulation.from_scenario(name, seed=11)
+    first.run()
+    second.run()
+    assert render_jsonl(first.trace) == render_jsonl(second.trace)
+
+
+@pytest.mark.parametrize("name", BUILT_INS)
+def test_every_built_in_steps_back_to_the_state_before_each_step(name: str) -> None:
+    reference = Simulation.from_scenario(name, seed=2)
+    reference.run()
+    sim = Simulation.from_scenario(name, seed=2)
+    before = [observable(sim)]
+    while sim.step() is not None:
+        before.append(observable(sim))
+    assert len(before) == len(reference.trace) + 1
+    for k in range(len(reference.trace), 0, -1):
+        sim.back()
+        assert observable(sim) == before[k - 1], k
+        assert sim.step() == reference.trace[k - 1]
+        assert observable(sim) == before[k]
+        sim.back()
