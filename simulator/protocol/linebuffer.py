@@ -103,6 +103,17 @@ class LineBuffer:
         self._overflow += count
         del self._data[:count]
 
+    def complete_lines(self) -> bytes:
+        """All the whole lines buffered (up to the last LF), without taking them; b"" mid-overflow."""
+        if self._overflow:
+            return b""
+        end = self._data.rfind(b"\n")
+        return bytes(self._data[: end + 1]) if end >= 0 else b""
+
+    def discard(self, size: int) -> None:
+        """Drop `size` octets already read with complete_lines()."""
+        del self._data[:size]
+
     def take_exact(self, size: int) -> bytes | None:
         """Return exactly `size` octets (a BDAT chunk, a literal), or None if not all here."""
         if len(self._data) < size:

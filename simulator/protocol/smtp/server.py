@@ -302,7 +302,7 @@ class SMTPServer:
             if self._chunk is not None:
                 step = self._read_chunk()
             elif self.state is State.DATA:
-                step = self._read_data_line()
+                step = self._read_data()
             elif self.state is State.AUTH:
                 step = self._read_sasl_line()
             else:
@@ -598,6 +598,47 @@ class SMTPServer:
         self._reply(reply)
 
     # --- DATA (RFC 5321 §4.1.1.4, §4.5.2) ----------------------------------------
+
+    def _read_data(self) -> ev.Event | _More | None:
+        """Take every whole line buffered in one go while they are clean (the common case).
+
+        Lines with a bare CR or LF, over-long lines, or a message already in error go
+        through _read_data_line one at a time, which decides the same way; this is
+        only the fast path, and the split-independence property test holds them equal.
+        """
+        if self._data_error is not None or self._bare or self._after_bare_lf:
+            return self._read_data_line()
+        data = self._buffer.complete_lines()
+        if not data:
+            return self._read_data_line()
+        end = 0 if data.startswith(b".\r\n") else data.find(b"\r\n.\r\n")
+        body = data if end < 0 else data[: end + 2 if end else 0]
+        crlf = body.count(b"\r\n")
+        if body.count(b"\n") != crlf or body.count(b"\r") != crlf or self._long_line(body):  # a bare CR or LF
+            return self._read_data_line()
+        self._buffer.discard(len(body) + (3 if end >= 0 else 0))
+        if body.startswith(b"."):
+            body = body[1:]
+        body = body.replace(b"\r\n.", b"\r\n")  # undo dot-stuffing (RFC 5321 §4.5.2)
+        self._size += len(body)
+        if self.config.max_message_size and self._size > self.config.max_message_size:
+            self._data_error = replies.MESSAGE_FILE_TOO_BIG
+            self._content.clear()
+        else:
+            self._content += body
+        if end < 0:
+            return None
+        if self._data_error is not None:
+            error = self._data_error
+            self._reset_transaction()
+            self.state = State.READY
+            self._reply(error)
+            return None
+        return self._complete()
+
+    def _long_line(self, body: bytes) -> bool:
+        limit = self.config.text_line_limit - 2  # octets of text, CRLF not counted
+        return len(body) > limit and max(map(len, body.split(b"\r\n"))) > limit
 
     def _read_data_line(self) -> ev.Event | _More | None:
         line = self._buffer.take_line(self.config.text_line_limit)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from simulator.protocol.smtp.replies import Reply
 
 CRLF = b"\r\n"
 
 
+@lru_cache(maxsize=4096)
 def format_reply(reply: Reply) -> bytes:
     """Render a reply, multi-line with '-' after the code on all but the last line (RFC 5321 §4.2.1).
 
