@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from simulator.net.record import Note, data_field
+from simulator.protocol.values import Value
 
 __all__ = ["Note", "TraceEvent", "Tracer", "write_event"]
 
 
-@dataclass(frozen=True)
-class TraceEvent:
+@dataclass(frozen=True, slots=True)
+class TraceEvent(Value):
     """One observable step.
 
     Attributes:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from simulator.protocol.values import Value
+
 
 @dataclass(frozen=True)
-class StoredMessage:
+class StoredMessage(Value):
     """One delivered message.
 
     Attributes:

@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from simulator.protocol.values import Value
 
-@dataclass(frozen=True)
-class Note:
+
+@dataclass(frozen=True, slots=True)
+class Note(Value):
     """One protocol unit inside a write (a command, a reply, a message body) and what it means."""
 
     data: bytes

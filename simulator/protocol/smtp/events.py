@@ -12,16 +12,17 @@ from dataclasses import dataclass, field
 
 from simulator.protocol.smtp.address import Path
 from simulator.protocol.smtp.replies import Reply
+from simulator.protocol.values import Value
 
 
-class Event:
-    """Base class of every SMTP event."""
+class Event(Value):
+    """Base class of every SMTP event (all immutable)."""
 
     __slots__ = ()
 
 
 @dataclass(frozen=True)
-class MailParams:
+class MailParams(Value):
     """ESMTP parameters of MAIL FROM (RFC 1870, 6152, 6531, 3461, 4954)."""
 
     size: int | None = None
@@ -33,7 +34,7 @@ class MailParams:
 
 
 @dataclass(frozen=True)
-class RcptParams:
+class RcptParams(Value):
     """ESMTP parameters of RCPT TO (RFC 3461 §4)."""
 
     notify: tuple[str, ...] | None = None  # NEVER, or some of SUCCESS, FAILURE, DELAY
@@ -41,13 +42,13 @@ class RcptParams:
 
 
 @dataclass(frozen=True)
-class Recipient:
+class Recipient(Value):
     address: str
     params: RcptParams = RcptParams()
 
 
 @dataclass(frozen=True)
-class Envelope:
+class Envelope(Value):
     """Everything the SMTP dialogue says about a message besides its content.
 
     Attributes:

@@ -12,6 +12,8 @@ import base64
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from simulator.protocol.values import Value
+
 
 class Code(IntEnum):
     """The reply codes of RFC 5321 §4.2.3 and its extensions, by name."""
@@ -48,7 +50,7 @@ class Code(IntEnum):
 
 
 @dataclass(frozen=True)
-class Reply:
+class Reply(Value):
     """One SMTP reply: a code, an optional enhanced status code and one or more text lines.
 
     Attributes:
