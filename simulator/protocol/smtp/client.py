@@ -31,6 +31,7 @@ from simulator.protocol.smtp import events as ev
 from simulator.protocol.smtp.readers import ReplyReader, encode_xtext
 from simulator.protocol.smtp.replies import Reply
 from simulator.protocol.smtp.writers import dot_stuff, format_command
+from simulator.protocol.values import Value
 
 # RFC 5321 §4.5.3.1.5 allows 512 octets per reply line; real servers exceed it.
 REPLY_LINE_LIMIT = 4096
@@ -61,7 +62,7 @@ class ClientConfig:
 
 
 @dataclass(frozen=True)
-class OutgoingMessage:
+class OutgoingMessage(Value):
     """One message to send: the envelope and the content as it should arrive.
 
     Attributes:
