@@ -25,29 +25,20 @@ TIMER = 2
 
 
 @dataclass(slots=True)
-class _Entry:
+class Timer:
+    """Something scheduled, and the handle to cancel it."""
+
     time: float
     action: Callable[..., None]
     args: tuple[object, ...] = ()
     cancelled: bool = False
 
-
-@dataclass
-class Timer:
-    """A handle on something scheduled, so that it can be cancelled."""
-
-    _entry: _Entry
-
-    @property
-    def time(self) -> float:
-        return self._entry.time
-
     @property
     def active(self) -> bool:
-        return not self._entry.cancelled
+        return not self.cancelled
 
     def cancel(self) -> None:
-        self._entry.cancelled = True
+        self.cancelled = True
 
 
 class Kernel:
@@ -56,7 +47,7 @@ class Kernel:
     def __init__(self) -> None:
         self.now = 0.0
         # (time, priority, seq, entry): tuples so that heap order is compared in C.
-        self._heap: list[tuple[float, int, int, _Entry]] = []
+        self._heap: list[tuple[float, int, int, Timer]] = []
         self._seq = 0
 
     def schedule(self, delay: float, action: Callable[..., None], *args: object, priority: int = NORMAL) -> Timer:
@@ -64,9 +55,9 @@ class Kernel:
         if delay < 0:
             raise ValueError(f"cannot schedule in the past (delay {delay})")
         self._seq += 1
-        entry = _Entry(self.now + delay, action, args)
-        heapq.heappush(self._heap, (entry.time, priority, self._seq, entry))
-        return Timer(entry)
+        timer = Timer(self.now + delay, action, args)
+        heapq.heappush(self._heap, (timer.time, priority, self._seq, timer))
+        return timer
 
     def peek(self) -> float | None:
         """The time of the next live action, or None when nothing is left."""

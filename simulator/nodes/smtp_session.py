@@ -44,6 +44,7 @@ class ServerSession:
         self.conn: TCPConnection | None = None
         self.peer = ("", "")
         self._idle: Timer | None = None
+        self._deadline = 0.0
 
     def connection_made(self, conn: TCPConnection, side: str) -> None:
         self.conn = conn
@@ -104,8 +105,11 @@ class ServerSession:
             self._restart_timer(self.network.kernel)
 
     def _restart_timer(self, kernel: Kernel) -> None:
-        self._stop_timer()
-        self._idle = kernel.schedule(SERVER_IDLE_TIMEOUT, self._timed_out, priority=TIMER)
+        # Move the deadline, not the timer: one timer per session, re-armed when it fires
+        # early, instead of a cancelled timer left in the heap for every reply.
+        self._deadline = kernel.now + SERVER_IDLE_TIMEOUT
+        if self._idle is None or not self._idle.active:
+            self._idle = kernel.schedule(SERVER_IDLE_TIMEOUT, self._timed_out, priority=TIMER)
 
     def _stop_timer(self) -> None:
         if self._idle is not None:
@@ -113,6 +117,11 @@ class ServerSession:
             self._idle = None
 
     def _timed_out(self) -> None:
+        kernel = self.network.kernel
+        if kernel.now < self._deadline:
+            self._idle = kernel.schedule(self._deadline - kernel.now, self._timed_out, priority=TIMER)
+            return
+        self._idle = None
         if self.engine is not None and self.conn is not None:
             self.network.tracer.emit(
                 "timeout", self.host, self.conn.client, self.conn.id, "SMTP", b"",
@@ -147,6 +156,7 @@ class ClientSession:
         self.failure = ""
         self.greeted = False
         self._timer: Timer | None = None
+        self._deadline = 0.0
         self._done = False
 
     def start(self, server: str, port: int) -> None:
@@ -190,12 +200,20 @@ class ClientSession:
             self._restart_timer(FINAL_DOT_TIMEOUT if waiting_for_dot else COMMAND_TIMEOUT)
 
     def _restart_timer(self, seconds: float) -> None:
+        kernel = self.network.kernel
+        self._deadline = kernel.now + seconds
+        if self._timer is not None and self._timer.active and self._timer.time <= self._deadline:
+            return  # it fires first and re-arms itself for the new deadline
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = self.network.kernel.schedule(seconds, self._timed_out, priority=TIMER)
+        self._timer = kernel.schedule(seconds, self._timed_out, priority=TIMER)
 
     def _timed_out(self) -> None:
+        kernel = self.network.kernel
         if self._done:
+            return
+        if kernel.now < self._deadline:
+            self._timer = kernel.schedule(self._deadline - kernel.now, self._timed_out, priority=TIMER)
             return
         self.failure = "timeout"
         server = self.conn.server if self.conn is not None else "?"

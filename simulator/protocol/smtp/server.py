@@ -115,6 +115,7 @@ class SMTPServer:
         self._eof = False
         self._sasl: sasl.ServerMechanism | None = None
         self._chunk: _Chunk | None = None
+        self._keyword_cache: dict[bool, set[str]] = {}
         self._reset_transaction()
         if greet:
             self.greet()
@@ -253,7 +254,11 @@ class SMTPServer:
         return bool(self.config.auth_mechanisms) and (self.tls or not self.config.auth_requires_tls)
 
     def _keywords(self) -> set[str]:
-        return {line.split(" ", 1)[0] for line in self.extensions}
+        # The offer changes only with TLS; keep the set for the two cases.
+        cached = self._keyword_cache.get(self.tls)
+        if cached is None:
+            cached = self._keyword_cache[self.tls] = {line.split(" ", 1)[0] for line in self.extensions}
+        return cached
 
     def _reset_transaction(self) -> None:
         self._sender = ""
