@@ -609,6 +609,9 @@ class DNSFault(Fault):
 
     def start(self) -> None:
         assert self.world is not None
+        for server in self.world.servers.values():
+            # Otherwise cached answers would hide the fault for up to a TTL (an hour).
+            server.resolver.cache.clear()
         db = self.world.dns_db
         if self.problem in ("nxdomain", "servfail"):
             db.set_failure(self.domain, self.problem.upper())

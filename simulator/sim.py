@@ -141,11 +141,11 @@ class Simulation:
         return self._spec
 
     def mailbox(self, address: str) -> list[StoredMessage]:
-        for server in self._world.servers.values():
-            box = server.store.get(address)
-            if box is not None:
-                return list(box.messages)
-        raise KeyError(f"no mailbox for {address!r} in this world")
+        boxes = [b for s in self._world.servers.values() if (b := s.store.get(address)) is not None]
+        if not boxes:
+            raise KeyError(f"no mailbox for {address!r} in this world")
+        # With a secondary MX that holds mailboxes too, the user sees both, oldest first.
+        return sorted((m for box in boxes for m in box.messages), key=lambda m: m.arrived)
 
     def queue(self, node: str) -> list[QueueEntry]:
         try:
@@ -171,14 +171,17 @@ class Simulation:
             the Message-ID that follows the message through the trace and outcome().
         """
         data = content.encode() if isinstance(content, str) else content
-        submission = Submission(self._shown, sender, tuple(recipients), data, at)
-        self._actions.append(submission)
-        return self._world.submit(submission.sender, list(submission.recipients), submission.content, at)
+        when = self._now if at is None else at  # an absolute time, so that replay repeats it exactly
+        submission = Submission(self._shown, sender, tuple(recipients), data, when)
+        message_id = self._world.submit(submission.sender, list(submission.recipients), submission.content, when)
+        self._actions.append(submission)  # only once the world took it: replay must not fail
+        return message_id
 
     def inject(self, fault: Fault) -> None:
         """Break something now (or at the fault's `at`): see simulator.faults for the catalogue."""
-        self._actions.append(Injection(self._shown, copy.deepcopy(fault)))
-        copy.deepcopy(fault).install(self._world)
+        pristine = copy.deepcopy(fault)
+        copy.deepcopy(fault).install(self._world)  # raises FaultSpecError before anything changes
+        self._actions.append(Injection(self._shown, pristine))
 
     def step(self) -> TraceEvent | None:
         """Advance to the next trace event; None when nothing is left to happen."""
@@ -213,8 +216,9 @@ class Simulation:
         """
         taken = 0
         while taken < max_steps:
-            if isinstance(until, int | float) and self._next_time() > until:
+            if isinstance(until, int | float) and not self._due_before(until):
                 self._now = max(self._now, float(until))
+                self._world.kernel.now = max(self._world.kernel.now, self._now)
                 break
             event = self.step()
             if event is None:
@@ -226,14 +230,16 @@ class Simulation:
 
     # --- internals -------------------------------------------------------------------------
 
-    def _next_time(self) -> float:
+    def _due_before(self, until: float) -> bool:
+        """Whether a trace event happens by `until`, running only kernel actions due by then."""
         events = self._world.tracer.events
         kernel = self._world.kernel
         while len(events) <= self._shown:
-            if kernel.peek() is None:
-                return float("inf")
-            kernel.step()
-        return events[self._shown].time
+            nxt = kernel.peek()
+            if nxt is None or nxt > until:
+                return False
+            kernel.step()  # due by `until`, so running it is no overrun even if it shows nothing
+        return events[self._shown].time <= until
 
     def _checkpoint(self) -> None:
         started = time.perf_counter()

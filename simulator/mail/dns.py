@@ -28,7 +28,7 @@ import dns.rdtypes.ANY.TXT
 import dns.rdtypes.IN.A
 import dns.rrset
 
-#: TTL of every record we serve; nothing caches in the simulation, but real answers carry one.
+#: TTL of every record we serve; the resolvers of the world cache positive answers this long.
 TTL = 3600
 
 #: The record types the world's zones hold and `make_query` asks for.

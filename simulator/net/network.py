@@ -22,6 +22,8 @@ from simulator.net.record import Note, Recorder
 RFC_TCP = "RFC 9293 §3.5"
 # RFC 6298 §2: the initial retransmission timeout is 1 s and doubles per retry.
 INITIAL_RTO = 1.0
+# How long TCP keeps resending into a cut link before it gives up on the connection.
+TCP_GIVE_UP = 120.0
 
 
 class Endpoint(Protocol):
@@ -85,6 +87,7 @@ class TCPConnection:
     port: int
     protocol: str
     state: str = "SYN_SENT"  # SYN_SENT, ESTABLISHED, CLOSED
+    stalled: bool = False  # a write met a cut link: nothing more gets through
     sides: dict[str, _Half] = field(default_factory=lambda: {"client": _Half(), "server": _Half()})
 
     def peer_of(self, side: str) -> str:
@@ -141,6 +144,8 @@ class Network:
 
     def datagram(self, src: str, dst: str, port: int, note: Note, protocol: str) -> None:
         """Send one datagram: traced, then delivered after the latency, or lost without a word."""
+        if not self.hosts[src].up:
+            return
         self.tracer.write(src, dst, None, protocol, [note], ("", ""))
         link = self.link(src, dst)
         if link.up and not (link.loss and self.rng.random() < link.loss):
@@ -161,6 +166,9 @@ class Network:
         conn.sides["client"].endpoint = endpoint
         self.connections[conn.id] = conn
         link = self.link(client, server)
+        if not self.hosts[client].up:  # a host that is down opens nothing
+            self.kernel.schedule(0.0, _lost, endpoint, "this host is down", priority=DELIVERY)
+            return conn
         self._tcp_note(conn, "client", f"SYN to port {port}", "The client asks to open a connection.")
         if not link.up:
             # Nothing comes back; the client's own connect timeout decides.
@@ -224,9 +232,18 @@ class Network:
             self.kernel.schedule(arrival - self.kernel.now, self._deliver, conn, side, data, priority=DELIVERY)
 
     def _arrival(self, conn: TCPConnection, side: str, size: int) -> float | None:
-        """When a write arrives, or None if the link is cut (the bytes are lost)."""
+        """When a write arrives, or None if the link is cut.
+
+        Bytes that cannot get through are never delivered out of order: the connection
+        stops carrying anything, and after TCP's retransmissions give up both sides
+        learn that it timed out (as Linux does after tcp_retries2, here much sooner).
+        """
         link = self.link(conn.client, conn.server)
+        if conn.stalled:
+            return None
         if not link.up:
+            conn.stalled = True
+            self.kernel.schedule(TCP_GIVE_UP, self._give_up, conn, priority=DELIVERY)
             return None
         half = conn.sides[side]
         start = max(self.kernel.now, half.busy_until)
@@ -244,6 +261,19 @@ class Network:
         arrival = max(arrival, half.last_arrival)
         half.last_arrival = arrival
         return arrival
+
+    def _give_up(self, conn: TCPConnection) -> None:
+        if conn.state == "CLOSED":
+            return
+        self._set_closed(conn)
+        self.tracer.emit(
+            "reset", conn.client, conn.server, conn.id, "TCP", b"", "the connection times out",
+            "Segments got no acknowledgement however often TCP resent them: it gives up on the connection.",
+            "RFC 9293 §3.8.3",
+        )  # fmt: skip
+        for half in conn.sides.values():
+            if half.endpoint is not None:
+                half.endpoint.connection_lost("connection timed out")
 
     def _deliver(self, conn: TCPConnection, side: str, data: bytes) -> None:
         endpoint = conn.sides[conn.peer_of(side)].endpoint

@@ -34,16 +34,18 @@ class MailClient:
 
     def _done(self, message_id: str, message: OutgoingMessage, tries: int, outcome: SessionOutcome) -> None:
         results = outcome.results[0].recipients if outcome.results else ()
-        if results and all(r.status != "deferred" for r in results):
-            for r in results:
-                if r.status == "failed":
-                    self.ledger.update(message_id, r.recipient, "rejected", self.name, r.reply.first_line())
+        for r in results:
+            if r.status == "failed":
+                self.ledger.update(message_id, r.recipient, "rejected", self.name, r.reply.first_line())
+        taken = {r.recipient.lower() for r in results if r.status != "deferred"}
+        left = tuple(r for r in message.recipients if r.lower() not in taken)  # never resend to the others
+        if not left:
             return
         if tries >= MAX_TRIES:
-            for rcpt in message.recipients:
+            for rcpt in left:
                 self.ledger.update(message_id, rcpt, "rejected", self.name, "gave up submitting")
             return
-        retry = OutgoingMessage(message.sender, message.recipients, message.content)
+        retry = OutgoingMessage(message.sender, left, message.content)
         self.network.tracer.emit(
             "defer", self.name, self.msa, None, "SMTP", b"",
             f"{self.name} keeps the message in its outbox; next try in {RETRY_AFTER:g} s",

@@ -20,13 +20,17 @@ from simulator.mail.store import MailStore, StoredMessage
 from simulator.net.kernel import TIMER, Timer
 from simulator.net.network import Network
 from simulator.nodes.dns_server import Resolver
-from simulator.nodes.smtp_service import AcceptedMessage, SMTPService
+from simulator.nodes.smtp_service import AcceptedMessage, SMTPService, make_queue_id
 from simulator.nodes.smtp_session import ClientSession, ServerSession, SessionOutcome
 from simulator.protocol.smtp.client import LOST_AFTER_DOT, ClientConfig, OutgoingMessage, SMTPClient
 from simulator.protocol.smtp.events import MailParams, RecipientResult
 from simulator.protocol.smtp.replies import Reply
 from simulator.protocol.smtp.server import ServerConfig
 
+LOOP_EXPLAIN = (
+    "This server is itself the best MX for the domain yet does not hold its mailboxes: sending on "
+    "would loop, so the message waits until a preferred MX is back."
+)
 SMTP_PORT = 25
 SUBMISSION_PORT = 587
 
@@ -87,6 +91,7 @@ class MailServer:
         self.listeners: dict[int, _Listener] = {}
         self._wakeup: Timer | None = None
         self._counter = 0
+        self._ids = 0
         # Told of every delivery into a local mailbox (serve announces them); set it to a
         # bound method, or leave it None in worlds that are checkpointed.
         self.on_deliver: Callable[[str, StoredMessage], None] | None = None
@@ -99,6 +104,7 @@ class MailServer:
                 keep=False,
             )
             service.on_stored = self._accepted
+            service.queue_ids = self._queue_id
             self._listen(SMTP_PORT, service)
         if submission:
             service = SMTPService(
@@ -109,12 +115,17 @@ class MailServer:
                 keep=False,
             )
             service.on_stored = self._accepted
+            service.queue_ids = self._queue_id
             self._listen(SUBMISSION_PORT, service)
 
     def _listen(self, port: int, service: SMTPService) -> None:
         listener = _Listener(self.network, service, self.name)
         self.listeners[port] = listener
         self.network.listen(self.name, port, listener)
+
+    def _queue_id(self) -> str:
+        self._ids += 1
+        return make_queue_id(self.name, self._ids)
 
     @property
     def now(self) -> float:
@@ -217,6 +228,10 @@ class MailServer:
 
     def _run_queue(self) -> None:
         self._wakeup = None
+        if not self.network.hosts[self.name].up:
+            # The host is down: its queue manager is not running. Look again later.
+            self._schedule_run(self.queue.schedule.first_retry)
+            return
         for entry in self.queue.due(self.now):
             self._attempt(entry)
         nxt = self.queue.next_wakeup()
@@ -238,6 +253,7 @@ class MailServer:
                 "already have the message, so this resend can make a duplicate.",
                 "RFC 1047",
             )
+            entry.resend_after_lost_reply = False
         for domain, rcpts in by_domain.items():
             self.resolver.query(domain, "MX", partial(self._mx_answer, attempt, domain, rcpts))
 
@@ -246,8 +262,17 @@ class MailServer:
     ) -> None:
         route = dns.route_from_mx(domain, answer)
         if isinstance(route, dns.Targets | dns.ImplicitMX):
-            hosts = route.hosts if isinstance(route, dns.Targets) else (route.host,)
-            self._try_hosts(attempt, domain, rcpts, list(hosts), "")
+            hosts = list(route.hosts if isinstance(route, dns.Targets) else (route.host,))
+            if self.name in hosts:
+                # RFC 5321 §5.1: a listed MX only tries the hosts it prefers to itself.
+                hosts = hosts[: hosts.index(self.name)]
+                if not hosts:
+                    reply = Reply(
+                        451, "4.4.6", (f"mail for {domain} loops back to myself",), LOOP_EXPLAIN, "RFC 5321 §5.1"
+                    )
+                    self._settle(attempt, domain, [RecipientResult(r.address, "deferred", reply) for r in rcpts], None)
+                    return
+            self._try_hosts(attempt, domain, rcpts, hosts, "")
             return
         reply = _dns_failure_reply(route)
         self._settle(attempt, domain, [RecipientResult(r.address, _status(reply), reply) for r in rcpts], None)
@@ -302,9 +327,14 @@ class MailServer:
         rest: list[str],
         outcome: SessionOutcome,
     ) -> None:
-        if not outcome.greeted or not outcome.results or not outcome.results[0].recipients:
-            # Nothing was said: refused or timed out before the greeting. Next MX host (RFC 5321 §5.1).
-            self._try_hosts(attempt, domain, rcpts, rest, f"{host}: {outcome.failure or 'no greeting'}")
+        if not 200 <= outcome.greeting < 300 or not outcome.results or not outcome.results[0].recipients:
+            # Refused, timed out, or turned away in the greeting (421, 554): like Postfix,
+            # try the next MX host (RFC 5321 §5.1, §3.1) before deferring.
+            why = outcome.failure or (f"greeting {outcome.greeting}" if outcome.greeting else "no greeting")
+            if not rest and outcome.greeting >= 500 and outcome.results:
+                self._settle(attempt, domain, list(outcome.results[0].recipients), host)
+                return
+            self._try_hosts(attempt, domain, rcpts, rest, f"{host}: {why}")
             return
         self._settle(attempt, domain, list(outcome.results[0].recipients), host)
 

@@ -25,6 +25,19 @@ AUTH_REQUIRED = Reply(
 )
 
 
+def make_queue_id(hostname: str, n: int) -> str:
+    """Postfix queue ids are hex; ours come from a counter so that runs repeat exactly."""
+    return hashlib.sha256(f"{hostname}/{n}".encode()).hexdigest()[:10].upper()
+
+
+TOO_MANY_HOPS = Reply(
+    554, "5.4.0", ("Error: too many hops",),
+    "The message has passed through more than 50 servers: it is going round in a loop, so it is refused.",
+    "RFC 5321 §6.3",
+)  # fmt: skip
+HOP_LIMIT = 50  # Postfix hopcount_limit
+
+
 class Interceptor:
     """A hook in a server's policy, through which the simulator's faults act.
 
@@ -85,6 +98,9 @@ class SMTPService:
     relay_domains: frozenset[str] = frozenset()
     keep: bool = True
     interceptors: list[Interceptor] = field(default_factory=list)
+    # Where queue ids come from; a host with several services shares one source so that
+    # its ports never hand out the same id (the queue is keyed by it).
+    queue_ids: Callable[[], str] | None = None
     _accepted: int = 0
 
     def connect(self, peer: tuple[str, str] = ("", ""), open_from_peer: int = 1) -> SMTPServer:
@@ -124,6 +140,9 @@ class SMTPService:
             ok = user is not None and self.users[user] == event.password
             conn.send(replies.AUTH_OK if ok else replies.AUTH_FAILED)
         elif isinstance(event, ev.DataComplete):
+            if _received_count(event.content) >= HOP_LIMIT:
+                conn.send(TOO_MANY_HOPS)
+                return
             conn.send(replies.queued(self._store(event, peer)))
 
     def _user(self, name: str) -> str | None:
@@ -151,11 +170,18 @@ class SMTPService:
 
     def _store(self, event: ev.DataComplete, peer: tuple[str, str]) -> str:
         self._accepted += 1
-        # Postfix queue ids are hex; derive ours from a counter so runs repeat exactly.
-        digest = hashlib.sha256(f"{self.config.hostname}/{self._accepted}".encode()).hexdigest()
-        message = AcceptedMessage(digest[:10].upper(), event.envelope, event.content, *peer)
+        queue_id = (
+            self.queue_ids() if self.queue_ids is not None else make_queue_id(self.config.hostname, self._accepted)
+        )
+        message = AcceptedMessage(queue_id, event.envelope, event.content, *peer)
         if self.on_stored is not None:
             self.on_stored(message)
         if self.keep:
             self.stored.append(message)
         return message.queue_id
+
+
+def _received_count(content: bytes) -> int:
+    """How many Received headers the message has gathered: one per hop (RFC 5321 §4.4)."""
+    head = content.split(b"\r\n\r\n", 1)[0]
+    return sum(1 for line in head.split(b"\r\n") if line[:9].lower() == b"received:")

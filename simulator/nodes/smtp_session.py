@@ -138,7 +138,7 @@ class SessionOutcome:
 
     results: tuple[ev.MessageResult, ...]
     failure: str = ""  # "connection refused", "timeout", ... or "" when the session ran
-    greeted: bool = False  # the server said something: it is there, whatever it said
+    greeting: int = 0  # the greeting's reply code; 0 when none came
 
 
 class ClientSession:
@@ -154,7 +154,7 @@ class ClientSession:
         self.conn: TCPConnection | None = None
         self.results: list[ev.MessageResult] = []
         self.failure = ""
-        self.greeted = False
+        self.greeting = 0
         self._timer: Timer | None = None
         self._deadline = 0.0
         self._done = False
@@ -168,7 +168,6 @@ class ClientSession:
         self._restart_timer(COMMAND_TIMEOUT)
 
     def data_received(self, data: bytes) -> None:
-        self.greeted = True
         self.engine.receive_data(data)
         self._pump()
 
@@ -187,6 +186,8 @@ class ClientSession:
         for event in self.engine.events():
             if isinstance(event, ev.MessageResult):
                 self.results.append(event)
+            elif isinstance(event, ev.Greeting):
+                self.greeting = event.reply.code
         outputs = self.engine.outgoing()
         if self.conn is not None and outputs:
             notes = [Note(o.data, o.summary, o.explain, o.rfc) for o in outputs]
@@ -235,4 +236,4 @@ class ClientSession:
         self._done = True
         if self._timer is not None:
             self._timer.cancel()
-        self.on_done(SessionOutcome(tuple(self.results), self.failure, self.greeted))
+        self.on_done(SessionOutcome(tuple(self.results), self.failure, self.greeting))

@@ -1,0 +1,120 @@
+"""Relay behaviour a mail engineer expects: no loops, unique queue ids, the next MX after a bad greeting,
+honest timing for run(until=...), and retries that never resend what was taken."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simulator import faults
+from simulator.sim import Simulation
+
+
+def fallback_variant(tmp_path: Path, *, backup_holds_mail: bool, fault: str) -> Path:
+    from importlib import resources
+
+    text = (resources.files("simulator.scenarios") / "mx-fallback.toml").read_text()
+    if not backup_holds_mail:
+        text = text.replace(
+            'domains = ["example.org"]     # holds example.org\'s mailboxes as well',
+            'relay_domains = ["example.org"]  # a backup MX: queues until the primary is back',
+        )
+    text = text.replace('spec = "down:mx1.example.org"    # down from the start, for good', f'spec = "{fault}"')
+    head, _, _ = text.partition("[[expect]]")
+    path = tmp_path / "variant.toml"
+    path.write_text(head)
+    return path
+
+
+def test_a_backup_mx_never_sends_mail_to_itself_and_waits_for_the_primary(tmp_path: Path) -> None:
+    path = fallback_variant(tmp_path, backup_holds_mail=False, fault="down:mx1.example.org,for=1800")
+    sim = Simulation.from_scenario(str(path), seed=1)
+    sim.run(until=86400)
+    loops = [e for e in sim.trace if e.kind == "defer" and e.src == "mx2.example.org"]
+    assert loops  # the backup took the message and kept it queued
+    assert all(e.kind != "connect" or e.dst != "mx2.example.org" or e.src != "mx2.example.org" for e in sim.trace)
+    (message,) = sim.mailbox("bob@example.org")
+    assert message.content.count(b"Received:") == 3  # MSA, backup MX, primary MX
+    assert [o.status for o in sim.outcome()] == ["delivered"]
+
+
+def test_a_421_greeting_sends_the_relay_to_the_next_mx_at_once(tmp_path: Path) -> None:
+    path = fallback_variant(tmp_path, backup_holds_mail=True, fault="overloaded:mx1.example.org")
+    sim = Simulation.from_scenario(str(path), seed=1)
+    sim.run()
+    (outcome,) = sim.outcome()
+    assert (outcome.status, outcome.where) == ("delivered", "mx2.example.org")
+    assert sim.now < 1.0  # in the same attempt, no retry wait
+
+
+def test_the_ports_of_one_host_never_hand_out_the_same_queue_id() -> None:
+    sim = Simulation.from_scenario("basic", seed=1)
+    server = sim.world.servers["smtp.example.com"]
+    ids = []
+    for _ in range(3):
+        for port in (25, 587):
+            source = server.listeners[port].service.queue_ids
+            assert source is not None
+            ids.append(source())
+    assert len(set(ids)) == len(ids)
+
+
+def test_run_until_a_time_does_not_run_the_world_past_it() -> None:
+    sim = Simulation.from_scenario("mx-down-retry", seed=1)
+    sim.run(until=100)
+    assert sim.now == 100 and sim.world.kernel.now <= 100
+    later = sim.submit("alice@example.com", ["bob@example.org"], "Subject: later\r\n\r\nx\r\n")
+    sim.run()
+    submitted = [e for e in sim.trace if e.kind == "connect" and e.src == "laptop.example.com"]
+    assert submitted[1].time >= 100  # it left when the learner asked, not at the next retry
+    assert later in {o.message_id for o in sim.outcome()}
+
+
+def test_a_refused_submit_or_inject_leaves_back_working() -> None:
+    sim = Simulation.from_scenario("basic", seed=1)
+    for _ in range(3):
+        sim.step()
+    with pytest.raises(KeyError):
+        sim.submit("mallory@example.net", ["bob@example.org"], "Subject: x\r\n\r\nx\r\n")
+    with pytest.raises(faults.FaultSpecError):
+        sim.inject(faults.parse("down:nosuch.example"))
+    sim.back()
+    sim.run()
+    assert [o.status for o in sim.outcome()] == ["delivered"]
+
+
+def test_a_mailbox_on_two_servers_shows_both() -> None:
+    sim = Simulation.from_scenario("mx-fallback", seed=1)
+    sim.run()
+    assert len(sim.mailbox("bob@example.org")) == 1  # on mx2, although mx1 also has a box for bob
+
+
+def test_a_host_that_is_down_sends_nothing() -> None:
+    sim = Simulation.from_scenario("basic", seed=1)
+    sim.inject(faults.parse("down:smtp.example.com,at=0.06,for=1000"))
+    sim.run()
+    wire = ("send", "connect")
+    spoke = [e for e in sim.trace if e.src == "smtp.example.com" and 0.07 < e.time < 1000 and e.kind in wire]
+    assert spoke == []  # no DNS query, no connection while it is down
+    assert [o.status for o in sim.outcome()] == ["delivered"]
+    assert min(e.time for e in sim.trace if e.kind == "deliver") > 1000
+
+
+def test_a_dns_fault_is_not_hidden_by_the_resolvers_cache() -> None:
+    sim = Simulation.from_scenario("basic", seed=1)
+    sim.run()  # the MX of example.org is now cached at smtp.example.com
+    sim.inject(faults.parse("dns:example.org=nxdomain"))
+    sim.submit("alice@example.com", ["bob@example.org"], "Subject: second\r\n\r\nx\r\n")
+    sim.run()
+    assert [o.status for o in sim.outcome()] == ["delivered", "bounced"]
+
+
+def test_the_mail_client_retries_only_the_recipients_that_were_not_taken() -> None:
+    sim = Simulation.from_scenario("multi-recipient", seed=1)
+    sim.inject(faults.parse("diskfull:smtp.example.com,once"))  # 452 for the first RCPT only
+    sim.run()
+    retries = [e for e in sim.trace if e.kind == "defer" and e.src == "laptop.example.com"]
+    assert len(retries) == 1
+    for address in ("bob@example.org", "carol@example.org"):
+        assert len(sim.mailbox(address)) == 1  # one copy each: the retry did not resend to carol
