@@ -3,7 +3,8 @@
 The retry schedule follows Postfix's defaults (postconf(5)): the first retry
 after minimal_backoff_time (300 s), then the wait doubles up to
 maximal_backoff_time (4000 s); after maximal_queue_lifetime (5 days) the
-message bounces; after delay_warning_time (4 h) the sender is told it is late.
+message bounces. The delay notice after 4 h is Sendmail's habit (Postfix's
+delay_warning_time is off unless set): a lesson wants to show one.
 """
 
 from __future__ import annotations

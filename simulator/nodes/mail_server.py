@@ -405,6 +405,9 @@ class MailServer:
         """Tell the sender (never the null sender: RFC 3464 §2.3 no DSN about a DSN)."""
         if not dsn.should_bounce(entry.sender):
             return
+        rcpts = [r for r in rcpts if dsn.should_notify(r.params.notify, action)]  # RFC 3461 §4.1 NOTIFY
+        if not rcpts:
+            return
         self._counter += 1
         statuses = [
             dsn.RecipientStatus(

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from simulator import faults
+from simulator.mail.queue import QueueEntry, RecipientState
+from simulator.protocol.smtp.events import MailParams, RcptParams
 from simulator.sim import Simulation
 
 
@@ -118,3 +120,33 @@ def test_the_mail_client_retries_only_the_recipients_that_were_not_taken() -> No
     assert len(retries) == 1
     for address in ("bob@example.org", "carol@example.org"):
         assert len(sim.mailbox(address)) == 1  # one copy each: the retry did not resend to carol
+
+
+def test_a_552_to_rcpt_is_retried_like_452_then_bounced_at_expiry() -> None:
+    sim = Simulation.from_scenario("basic", seed=1)
+    sim.inject(faults.parse("mailboxfull:bob@example.org"))
+    sim.run()
+    kinds = [e.kind for e in sim.trace]
+    assert kinds.count("defer") > 10  # RFC 5321 §4.5.3.1.10: 552 at RCPT is taken as 452
+    assert kinds.index("notify") < kinds.index("bounce")
+    assert [o.status for o in sim.outcome()] == ["bounced"]
+
+
+@pytest.mark.parametrize(("notify", "reports"), [(None, 1), (("NEVER",), 0), (("SUCCESS",), 0), (("FAILURE",), 1)])
+def test_notify_decides_whether_the_sender_hears_of_a_failure(notify: tuple[str, ...] | None, reports: int) -> None:
+    sim = Simulation.from_scenario("basic", seed=1)
+    sim.run()
+    msa = sim.world.servers["smtp.example.com"]
+    entry = QueueEntry(
+        queue_id="NOTIFYTEST",
+        sender="alice@example.com",
+        content=b"Message-ID: <notify@test>\r\nSubject: x\r\n\r\nx\r\n",
+        params=MailParams(),
+        recipients=[RecipientState("nobody@example.org", RcptParams(notify=notify))],
+        arrived=sim.world.kernel.now,
+        next_attempt=sim.world.kernel.now,
+    )
+    msa.queue.add(entry)
+    msa._schedule_run(0.0)
+    sim.run()
+    assert len(sim.mailbox("alice@example.com")) == reports  # RFC 3461 §4.1

@@ -171,6 +171,7 @@ class _Transaction:
     message: OutgoingMessage
     results: dict[str, Reply] = field(default_factory=dict)
     accepted: list[str] = field(default_factory=list)
+    refused_at_rcpt: set[str] = field(default_factory=set)
     mail_ok: bool = True
     content_sent: bool = False  # the last octet of the message is on the wire
     closed_by_server: bool = False  # the server ended the transaction (reply to the content)
@@ -493,7 +494,11 @@ class SMTPClient:
                 assert self._current is not None
                 self._current.content_sent = self._current.content_sent or pending.last
 
-    def _status(self, reply: Reply) -> str:
+    def _status(self, reply: Reply, *, rcpt: bool = False) -> str:
+        if rcpt and reply.code == 552:
+            # RFC 5321 §4.5.3.1.10: servers have sent 552 for "too many recipients"; a
+            # client takes 552 to RCPT as the temporary 452 (Postfix does the same).
+            return "deferred"
         return "sent" if reply.positive else "deferred" if reply.transient else "failed"
 
     def _on_mail(self, pending: _Pending, reply: Reply) -> None:
@@ -515,6 +520,7 @@ class SMTPClient:
             tx.accepted.append(pending.recipient)
         else:
             tx.results[pending.recipient] = reply
+            tx.refused_at_rcpt.add(pending.recipient)
         if not self._plan_has_recipients() and not tx.accepted and not self._pipelined():
             # Every recipient refused: no DATA; _finish clears the transaction with RSET.
             self._abandon(tx)
@@ -605,7 +611,7 @@ class SMTPClient:
         if self._current is not tx:
             return
         results = tuple(
-            ev.RecipientResult(r, self._status(tx.results[r]), tx.results[r])
+            ev.RecipientResult(r, self._status(tx.results[r], rcpt=r in tx.refused_at_rcpt), tx.results[r])
             for r in tx.message.recipients
             if r in tx.results
         )
