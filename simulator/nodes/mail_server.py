@@ -95,30 +95,24 @@ class MailServer:
         # Told of every delivery into a local mailbox (serve announces them); set it to a
         # bound method, or leave it None in worlds that are checkpointed.
         self.on_deliver: Callable[[str, StoredMessage], None] | None = None
-        if mx:
-            service = SMTPService(
-                ServerConfig(hostname=name, auth_mechanisms=()),
-                local_domains=self.local_domains,
-                users=self.users,
-                relay_domains=relay_domains,
-                keep=False,
-            )
-            service.on_stored = self._accepted
-            service.queue_ids = self._queue_id
-            self._listen(SMTP_PORT, service)
-        if submission:
-            service = SMTPService(
-                ServerConfig(hostname=name, auth_requires_tls=False),
-                local_domains=self.local_domains,
-                users=self.users,
-                submission=True,
-                keep=False,
-            )
-            service.on_stored = self._accepted
-            service.queue_ids = self._queue_id
-            self._listen(SUBMISSION_PORT, service)
+        if mx:  # port 25: mail for its own domains (and a backup MX's), no AUTH, no relaying
+            self._listen(SMTP_PORT, ServerConfig(hostname=name, auth_mechanisms=()), relay_domains=relay_domains)
+        if submission:  # port 587: AUTH first, then any recipient (RFC 6409)
+            self._listen(SUBMISSION_PORT, ServerConfig(hostname=name, auth_requires_tls=False), submission=True)
 
-    def _listen(self, port: int, service: SMTPService) -> None:
+    def _listen(
+        self, port: int, config: ServerConfig, *, relay_domains: frozenset[str] = frozenset(), submission: bool = False
+    ) -> None:
+        service = SMTPService(
+            config,
+            local_domains=self.local_domains,
+            users=self.users,
+            submission=submission,
+            relay_domains=relay_domains,
+            keep=False,
+        )
+        service.on_stored = self._accepted
+        service.queue_ids = self._queue_id  # one source for both ports: queue ids never collide
         listener = _Listener(self.network, service, self.name)
         self.listeners[port] = listener
         self.network.listen(self.name, port, listener)

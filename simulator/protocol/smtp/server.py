@@ -633,13 +633,17 @@ class SMTPServer:
             self._content += body
         if end < 0:
             return None
-        if self._data_error is not None:
-            error = self._data_error
-            self._reset_transaction()
-            self.state = State.READY
-            self._reply(error)
-            return None
-        return self._complete()
+        return self._end_of_data()
+
+    def _end_of_data(self) -> ev.Event | None:
+        """The final dot: hand the message over, or refuse it if something went wrong on the way."""
+        if self._data_error is None:
+            return self._complete()
+        error = self._data_error
+        self._reset_transaction()
+        self.state = State.READY
+        self._reply(error)
+        return None
 
     def _long_line(self, body: bytes) -> bool:
         limit = self.config.text_line_limit - 2  # octets of text, CRLF not counted
@@ -661,13 +665,7 @@ class SMTPServer:
         if content == b"." and not line.too_long and not after_bare_lf:
             if self._bare:
                 return self._hang_up_bare(self._bare)
-            if self._data_error is not None:
-                error = self._data_error
-                self._reset_transaction()
-                self.state = State.READY
-                self._reply(error)
-                return None
-            return self._complete()
+            return self._end_of_data()
         if line.too_long and self._data_error is None:
             self._data_error = replies.TEXT_LINE_TOO_LONG
         if content.startswith(b"."):
