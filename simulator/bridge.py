@@ -252,7 +252,7 @@ async def serve(world: World, listeners: list[Listener], *, host: str = "127.0.0
     ports: dict[str, int] = {}
     for listener in listeners:
         server = await loop.create_server(
-            lambda listener=listener: _protocol(driver, listener, clients),  # type: ignore[misc]
+            lambda listener=listener: RealClient(driver, listener, clients),  # type: ignore[misc]
             host,
             listener.port,
         )
@@ -277,11 +277,6 @@ async def serve(world: World, listeners: list[Listener], *, host: str = "127.0.0
         if client.transport is not None:
             client.transport.close()
     print("smtpsim serve: stopped", file=sys.stderr, flush=True)
-
-
-def _protocol(driver: RealtimeDriver, listener: Listener, clients: set[RealClient]) -> RealClient:
-    client = RealClient(driver, listener, clients)
-    return client
 
 
 def _announcer(server: str, spool: Path | None) -> Callable[[str, StoredMessage], None]:

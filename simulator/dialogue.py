@@ -11,16 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from simulator.nodes.smtp_service import SMTPService
+from simulator.nodes.smtp_session import CLIENT_BATCH, SERVER_BATCH
 from simulator.protocol.smtp import events as ev
 from simulator.protocol.smtp.client import SMTPClient
 from simulator.protocol.smtp.server import SMTPServer
 from simulator.trace import Note, TraceEvent, write_event
-
-CLIENT_BATCH = (
-    "Several commands in one write: with PIPELINING the client does not wait for each reply.",
-    "RFC 2920 §3.1",
-)
-SERVER_BATCH = ("The server answers a pipelined group in one write, one reply per command, in order.", "RFC 2920 §3.2")
 
 
 @dataclass

@@ -133,10 +133,29 @@ def _known_host(world: World, kind: str, name: str) -> None:
 
 
 @dataclass
-class NodeDown(Fault):
-    """The host's mail service is down: new connections are refused, open sessions get 421."""
+class _HostFault(Fault):
+    """A fault on one host: it is down while the fault lasts and back up when it ends."""
 
     node: str = ""
+
+    def target_node(self) -> str:
+        return self.node
+
+    def check(self, world: World) -> None:
+        _known_host(world, self.kind, self.node)
+
+    def stop(self) -> None:
+        assert self.world is not None
+        self.world.network.hosts[self.node].up = True
+
+    def spec(self) -> str:
+        return _spec(self.kind, self.node, None, self)
+
+
+@dataclass
+class NodeDown(_HostFault):
+    """The host's mail service is down: new connections are refused, open sessions get 421."""
+
     kind: ClassVar[str] = "down"
     models: ClassVar[str] = (
         "The server's mail service is stopped (a reboot, a failed upgrade). Its TCP stack refuses new "
@@ -144,14 +163,8 @@ class NodeDown(Fault):
     )
     rfc: ClassVar[str] = "RFC 5321 §4.5.4.1"
 
-    def target_node(self) -> str:
-        return self.node
-
     def describe(self) -> str:
         return f"{self.node} is down"
-
-    def check(self, world: World) -> None:
-        _known_host(world, self.kind, self.node)
 
     def start(self) -> None:
         assert self.world is not None
@@ -162,19 +175,11 @@ class NodeDown(Fault):
                 for session in listener.sessions:
                     session.shutdown()
 
-    def stop(self) -> None:
-        assert self.world is not None
-        self.world.network.hosts[self.node].up = True
-
-    def spec(self) -> str:
-        return _spec("down", self.node, None, self)
-
 
 @dataclass
-class Crash(Fault):
+class Crash(_HostFault):
     """The host dies at once: every connection is reset (RST); it is back after `for` seconds."""
 
-    node: str = ""
     kind: ClassVar[str] = "crash"
     models: ClassVar[str] = (
         "The host crashes mid-session: its connections vanish (the peers see a reset) and whatever "
@@ -182,14 +187,8 @@ class Crash(Fault):
     )
     rfc: ClassVar[str] = "RFC 9293 §3.10.7"
 
-    def target_node(self) -> str:
-        return self.node
-
     def describe(self) -> str:
         return f"{self.node} crashes"
-
-    def check(self, world: World) -> None:
-        _known_host(world, self.kind, self.node)
 
     def start(self) -> None:
         assert self.world is not None
@@ -197,13 +196,6 @@ class Crash(Fault):
         self.world.network.crash(self.node, "host crashed")
         if self.duration is None:  # a crash with no downtime: it reboots at once
             self.world.network.hosts[self.node].up = True
-
-    def stop(self) -> None:
-        assert self.world is not None
-        self.world.network.hosts[self.node].up = True
-
-    def spec(self) -> str:
-        return _spec("crash", self.node, None, self)
 
 
 @dataclass

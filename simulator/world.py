@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass, field
 
 from simulator.mail import dns
-from simulator.mail.headers import header_values
+from simulator.mail.headers import message_id_of
 from simulator.mail.ledger import Ledger
 from simulator.net.kernel import Kernel
 from simulator.net.network import Network
@@ -42,7 +42,7 @@ class World:
             raise KeyError(f"{sender!r} has no mail client in this world; senders: {', '.join(self.clients)}")
         self.submitted += 1
         content = _with_message_id(content, f"<m{self.submitted}@{client.name}>")
-        message_id = _message_id(content)
+        message_id = message_id_of(content)
         self.ledger.submitted(message_id, sender, recipients)
         message = OutgoingMessage(sender, tuple(recipients), content)
         delay = 0.0 if at is None else max(at - self.kernel.now, 0.0)
@@ -50,14 +50,9 @@ class World:
         return message_id
 
 
-def _message_id(content: bytes) -> str:
-    values = header_values(content, "Message-ID")
-    return values[0].strip() if values else ""
-
-
 def _with_message_id(content: bytes, fallback: str) -> bytes:
     """Give the message a Message-ID if it has none, so it can be followed hop by hop."""
-    if _message_id(content):
+    if message_id_of(content):
         return content
     if not content.endswith(b"\r\n"):
         content += b"\r\n"

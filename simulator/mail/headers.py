@@ -183,6 +183,12 @@ def _unfold(value: bytes) -> str:
     return value.replace(b"\r\n", b"").replace(b"\n", b"").strip(b" \t").decode("utf-8", "replace")
 
 
+def message_id_of(message: bytes) -> str:
+    """The message's Message-ID, by which the simulator follows it hop by hop ("" if it has none)."""
+    values = header_values(message, "Message-ID")
+    return values[0].strip() if values else ""
+
+
 def message_id(sim_seconds: float, unique: str, host: str) -> str:
     """A Message-ID in Postfix's shape, `<YYYYMMDDhhmmss.UNIQUE@host>`: unique while `unique` is (RFC 5322 §3.6.4)."""
     return f"<{sim_datetime(sim_seconds):%Y%m%d%H%M%S}.{unique}@{host}>"

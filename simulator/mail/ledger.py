@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# The states a recipient of a submitted message can be in, in the order they can happen.
-STATUSES = ("submitted", "queued", "delivered", "bounced", "rejected")
-
 
 @dataclass
 class RecipientOutcome:
-    status: str = "submitted"
+    status: str = "submitted"  # then queued, delivered, bounced or rejected
     where: str = ""  # the node holding it now: a queue, a mailbox's server
     detail: str = ""  # the last reply or reason
     copies: int = 0  # deliveries into the mailbox; 2 means an RFC 1047 duplicate

@@ -22,7 +22,7 @@ from simulator.net.network import Network
 from simulator.nodes.dns_server import Resolver
 from simulator.nodes.smtp_service import AcceptedMessage, SMTPService, make_queue_id
 from simulator.nodes.smtp_session import ClientSession, ServerSession, SessionOutcome
-from simulator.protocol.smtp.client import LOST_AFTER_DOT, ClientConfig, OutgoingMessage, SMTPClient
+from simulator.protocol.smtp.client import LOST_AFTER_DOT, ClientConfig, OutgoingMessage, SMTPClient, status_of
 from simulator.protocol.smtp.events import MailParams, RecipientResult
 from simulator.protocol.smtp.replies import Reply
 from simulator.protocol.smtp.server import ServerConfig
@@ -150,7 +150,7 @@ class MailServer:
             sim_seconds=self.now,
         )
         content = headers.prepend(received, content)
-        message_id = _message_id(content)
+        message_id = headers.message_id_of(content)
         if env.auth_user is not None and message_id in self.ledger.messages:
             self.ledger.messages[message_id].accepted = True
         local = [r for r in env.recipients if self._is_local(r.address)]
@@ -269,7 +269,7 @@ class MailServer:
             self._try_hosts(attempt, domain, rcpts, hosts, "")
             return
         reply = _dns_failure_reply(route)
-        self._settle(attempt, domain, [RecipientResult(r.address, _status(reply), reply) for r in rcpts], None)
+        self._settle(attempt, domain, [RecipientResult(r.address, status_of(reply), reply) for r in rcpts], None)
 
     def _try_hosts(
         self, attempt: _Attempt, domain: str, rcpts: list[RecipientState], hosts: list[str], last_error: str
@@ -334,7 +334,7 @@ class MailServer:
 
     def _settle(self, attempt: _Attempt, domain: str, results: list[RecipientResult], remote: str | None) -> None:
         entry = attempt.entry
-        message_id = _message_id(entry.content)
+        message_id = headers.message_id_of(entry.content)
         by_address = {r.address.lower(): r for r in entry.recipients}
         for result in results:
             state = by_address[result.recipient.lower()]
@@ -364,7 +364,7 @@ class MailServer:
                     "4.4.7",
                     (f"message delivery time exceeded, last error: {_last_words(rcpt)}",),
                 )
-                self.ledger.update(_message_id(entry.content), rcpt.address, "bounced", self.name, "expired")
+                self.ledger.update(headers.message_id_of(entry.content), rcpt.address, "bounced", self.name, "expired")
             self._emit(
                 "expire",
                 f"{self.name} gives up on {entry.queue_id} after {self.queue.schedule.lifetime / 86400:g} days",
@@ -437,7 +437,7 @@ class MailServer:
             "RFC 3464; RFC 5321 §4.5.5",
         )
         if self._is_local(entry.sender):
-            self._deliver_locally(entry.sender, "", report, queue_id, _message_id(report))
+            self._deliver_locally(entry.sender, "", report, queue_id, headers.message_id_of(report))
             return
         self.queue.add(
             QueueEntry(
@@ -451,15 +451,6 @@ class MailServer:
             )
         )
         self._schedule_run(0.0)
-
-
-def _message_id(content: bytes) -> str:
-    values = headers.header_values(content, "Message-ID")
-    return values[0].strip() if values else ""
-
-
-def _status(reply: Reply) -> str:
-    return "sent" if reply.positive else "deferred" if reply.transient else "failed"
 
 
 def _last_words(rcpt: RecipientState) -> str:

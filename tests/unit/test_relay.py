@@ -3,6 +3,7 @@ honest timing for run(until=...), and retries that never resend what was taken."
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,6 @@ from simulator.sim import Simulation
 
 
 def fallback_variant(tmp_path: Path, *, backup_holds_mail: bool, fault: str) -> Path:
-    from importlib import resources
-
     text = (resources.files("simulator.scenarios") / "mx-fallback.toml").read_text()
     if not backup_holds_mail:
         text = text.replace(

@@ -145,6 +145,11 @@ TLS_REQUIRED = Reply(
 )
 
 
+def status_of(reply: Reply) -> str:
+    """What a reply means for a recipient: "sent" (2xx/3xx), "deferred" (4xx) or "failed" (5xx)."""
+    return "sent" if reply.positive else "deferred" if reply.transient else "failed"
+
+
 @dataclass(frozen=True)
 class Output:
     """One write on the wire with its note for learners."""
@@ -499,7 +504,7 @@ class SMTPClient:
             # RFC 5321 §4.5.3.1.10: servers have sent 552 for "too many recipients"; a
             # client takes 552 to RCPT as the temporary 452 (Postfix does the same).
             return "deferred"
-        return "sent" if reply.positive else "deferred" if reply.transient else "failed"
+        return status_of(reply)
 
     def _on_mail(self, pending: _Pending, reply: Reply) -> None:
         del pending

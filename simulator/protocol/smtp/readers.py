@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from simulator.protocol.errors import RemoteProtocolError
 from simulator.protocol.smtp import replies
-from simulator.protocol.smtp.address import AddressError, Path, parse_mailbox, parse_path
+from simulator.protocol.smtp.address import AddressError, Path, parse_path
 from simulator.protocol.smtp.events import MailParams, RcptParams
 from simulator.protocol.smtp.replies import Reply
 
@@ -185,14 +185,6 @@ def parse_vrfy(argument: str) -> str:
     if value.startswith("<") and value.endswith(">"):
         value = value[1:-1]
     return value
-
-
-def is_valid_mailbox(text: str, *, utf8: bool = True) -> bool:
-    try:
-        parse_mailbox(text, utf8=utf8)
-    except AddressError:
-        return False
-    return True
 
 
 # --- replies, for the client ------------------------------------------------------
