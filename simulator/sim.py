@@ -8,17 +8,22 @@
     sim.mailbox("bob@example.org"), sim.queue("smtp.example.com"), sim.outcome()
 
 Stepping back is checkpoints plus deterministic replay: every so many steps
-the whole world is deep-copied (the trace itself is shared, since events never
-change), and back() restores the last checkpoint before the target and replays
-forward, re-applying the calls the user made (submit) at the step where they
-were made.
+the whole world is pickled (the trace itself is kept aside and shared, since
+events never change), and back() unpickles the last checkpoint before the
+target and replays forward, re-applying the calls the user made (submit,
+inject) at the step where they were made. Pickle rather than copy.deepcopy: it
+is several times faster both ways, and a checkpoint held as bytes is compact
+and has a size that can be budgeted.
 """
 
 from __future__ import annotations
 
 import copy
+import gc
+import pickle
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import InitVar, dataclass, field
 
 from simulator.faults import Fault
@@ -33,12 +38,14 @@ from simulator.world import World
 
 # When to checkpoint: once stepping since the last checkpoint has cost COST_RATIO times what
 # the last copy cost (so copying stays a small share of the run, however big the world), and
-# at least MIN_STEPS apart. Old checkpoints are thinned to keep at most MAX_CHECKPOINTS, so a
-# long run's memory stays bounded; back() then replays a little further. Where checkpoints
-# fall changes only speed, never what happens: replay is deterministic.
+# at least MIN_STEPS apart. Old checkpoints are thinned to keep at most MAX_CHECKPOINTS and
+# CHECKPOINT_BYTES in all, so a long run's memory stays bounded; back() then replays a little
+# further. Where checkpoints fall changes only speed, never what happens: replay is deterministic.
 COST_RATIO = 4.0
 MIN_STEPS = 50
 MAX_CHECKPOINTS = 12
+CHECKPOINT_BYTES = 256 * 1024 * 1024
+RUN_GC_THRESHOLD = 50_000  # allocations between young-generation collections during run()
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,7 @@ class Injection:
 class _Checkpoint:
     step: int
     now: float
-    world: World  # with an empty trace: the live trace's first `length` events belong to it
+    world: bytes  # the pickled world with an empty trace: the live trace's first `length` events belong to it
     length: int
 
 
@@ -214,6 +221,10 @@ class Simulation:
         Returns:
             the number of steps taken.
         """
+        with _long_lived_allocations():
+            return self._run(until, max_steps)
+
+    def _run(self, until: float | Callable[[TraceEvent], bool] | None, max_steps: int) -> int:
         taken = 0
         while taken < max_steps:
             if isinstance(until, int | float) and not self._due_before(until):
@@ -247,14 +258,17 @@ class Simulation:
         self._world.kernel.compact()
         events, tracer.events = tracer.events, []
         try:
-            snapshot = copy.deepcopy(self._world)
+            snapshot = pickle.dumps(self._world, protocol=pickle.HIGHEST_PROTOCOL)
         finally:
             tracer.events = events
-        self._checkpoints.append(_Checkpoint(self._shown, self._now, snapshot, len(events)))
-        if len(self._checkpoints) > MAX_CHECKPOINTS:
+        checkpoints = self._checkpoints
+        checkpoints.append(_Checkpoint(self._shown, self._now, snapshot, len(events)))
+        while len(checkpoints) > 3 and (
+            len(checkpoints) > MAX_CHECKPOINTS or sum(len(c.world) for c in checkpoints) > CHECKPOINT_BYTES
+        ):
             # Keep the first and the two newest; drop every other one in between.
-            middle = self._checkpoints[1:-2][1::2]
-            self._checkpoints = [self._checkpoints[0], *middle, *self._checkpoints[-2:]]
+            middle = checkpoints[1:-2][1::2]
+            checkpoints[:] = [checkpoints[0], *middle, *checkpoints[-2:]]
         self._copy_cost = time.perf_counter() - started
         self._stepping = 0.0
 
@@ -264,7 +278,7 @@ class Simulation:
             self._checkpoints.pop()
         checkpoint = self._checkpoints[-1]
         live = self._world.tracer.events
-        world = copy.deepcopy(checkpoint.world)
+        world: World = pickle.loads(checkpoint.world)
         world.tracer.events = live[: checkpoint.length]
         self._world, self._shown, self._now = world, checkpoint.step, checkpoint.now
         pending = [a for a in self._actions if a.step >= checkpoint.step]
@@ -286,3 +300,19 @@ class Simulation:
         finally:
             self._replaying = False
         self._stepping = 0.0
+
+
+@contextmanager
+def _long_lived_allocations() -> Iterator[None]:
+    """Collect young objects less often while a run appends to the trace.
+
+    A long run makes millions of trace events that live as long as the simulation;
+    with the default threshold the collector scans each of them in young-generation
+    passes long before any becomes garbage. The setting is restored afterwards.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], RUN_GC_THRESHOLD), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)

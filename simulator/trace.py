@@ -8,7 +8,7 @@ there are any) and a note for learners.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from simulator.net.record import Note, data_field
 from simulator.protocol.values import Value
@@ -32,7 +32,8 @@ class TraceEvent(Value):
         explain: what it means, for a learner.
         rfc: where it is specified.
         notes: for a write holding several units (a pipelined batch, a multi-reply
-            answer), each unit with its own explanation, in order.
+            answer), each unit with its own explanation, in order; empty when the
+            write is one unit, which the event's own fields describe.
     """
 
     seq: int
@@ -47,6 +48,13 @@ class TraceEvent(Value):
     explain: str
     rfc: str
     notes: tuple[Note, ...] = field(default=(), repr=False)
+
+    @property
+    def units(self) -> tuple[Note, ...]:
+        """The protocol units of a write, one or more (none for events that are not writes)."""
+        if self.notes or self.kind != "send":
+            return self.notes
+        return (Note(self.data, self.summary, self.explain, self.rfc),)
 
     def to_dict(self) -> dict[str, object]:
         """The JSON form: bytes as text when they are UTF-8, else as hex."""
@@ -76,12 +84,10 @@ def write_event(
         batch: (explanation, rfc) for a write of several units.
     """
     src, dst, conn, protocol = ends
-    data = b"".join(n.data for n in notes)
     if len(notes) == 1:
         only = notes[0]
-        return TraceEvent(
-            seq, time, "send", src, dst, conn, protocol, data, only.summary, only.explain, only.rfc, (only,)
-        )
+        return TraceEvent(seq, time, "send", src, dst, conn, protocol, only.data, only.summary, only.explain, only.rfc)
+    data = b"".join(n.data for n in notes)
     summary = "; ".join(n.summary for n in notes)
     explain, rfc = batch
     return TraceEvent(seq, time, "send", src, dst, conn, protocol, data, summary, explain, rfc, tuple(notes))
@@ -92,26 +98,87 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
 
+# A long run repeats the same short lines (QUIT, "221 2.0.0 Bye", "the connection closes")
+# hundreds of thousands of times; the tracer keeps one copy of each. The table is emptied
+# when it grows past this many entries, so lines seen once do not pile up in it.
+SHARED_LIMIT = 50_000
+SHARED_LENGTH = 100  # longer values (message bodies) are rarely repeated
+_Shareable = TypeVar("_Shareable", str, bytes)
+
+
 class Tracer:
     """Keeps the trace: the one stream every view reads (implements net.record.Recorder).
 
     It reads the time from the kernel object itself, not from a closure, so that
-    a deep copy of a world traces with the copy's clock.
+    a copy of a world traces with the copy's clock.
     """
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.events: list[TraceEvent] = []
+        self._shared: dict[object, object] = {}
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"clock": self.clock, "events": self.events}  # the shared-values table is only a cache
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._shared = {}
+
+    def _share(self, value: _Shareable) -> _Shareable:
+        if len(value) > SHARED_LENGTH:
+            return value
+        shared = self._shared
+        if len(shared) > SHARED_LIMIT:
+            shared.clear()
+        return shared.setdefault(value, value)  # type: ignore[return-value]
 
     def emit(
         self, kind: str, src: str, dst: str, conn: int | None, protocol: str, data: bytes,
         summary: str, explain: str, rfc: str,
     ) -> None:  # fmt: skip
+        share = self._share
         self.events.append(
-            TraceEvent(len(self.events), self.clock.now, kind, src, dst, conn, protocol, data, summary, explain, rfc)
+            TraceEvent(
+                len(self.events),
+                self.clock.now,
+                kind,
+                src,
+                dst,
+                conn,
+                protocol,
+                share(data),
+                share(summary),
+                explain,
+                rfc,
+            )
         )
 
     def write(
         self, src: str, dst: str, conn: int | None, protocol: str, notes: list[Note], batch: tuple[str, str]
     ) -> None:
-        self.events.append(write_event(len(self.events), self.clock.now, (src, dst, conn, protocol), notes, batch))
+        share = self._share
+        if len(notes) == 1:
+            only = notes[0]
+            self.events.append(
+                TraceEvent(
+                    len(self.events),
+                    self.clock.now,
+                    "send",
+                    src,
+                    dst,
+                    conn,
+                    protocol,
+                    share(only.data),
+                    share(only.summary),
+                    only.explain,
+                    only.rfc,
+                )
+            )
+            return
+        units = tuple(Note(share(n.data), share(n.summary), n.explain, n.rfc) for n in notes)
+        data = share(b"".join(n.data for n in units))
+        summary = share("; ".join(n.summary for n in units))
+        explain, rfc = batch
+        seq, now = len(self.events), self.clock.now
+        self.events.append(TraceEvent(seq, now, "send", src, dst, conn, protocol, data, summary, explain, rfc, units))

@@ -9,13 +9,12 @@ however the bytes trickle in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 CRLF = b"\r\n"
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     """One received line, without its terminator.
 
     Attributes:
@@ -64,7 +63,12 @@ class LineBuffer:
         Args:
             limit: the largest legal line in octets, CRLF included.
         """
-        end = self._data.find(b"\n")
+        data = self._data
+        end = data.find(b"\n")
+        if 0 < end < limit and data[end - 1] == 13 and not self._overflow:  # the usual case: CRLF, in bounds
+            body = bytes(data[: end - 1])
+            del data[: end + 1]
+            return Line(body, False, b"\r" in body, False, end + 1)
         if end < 0:
             if self._overflow or len(self._data) > limit:
                 self._discard_overflow(len(self._data), limit)

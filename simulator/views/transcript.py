@@ -44,7 +44,7 @@ def render_transcript(
                 arrow = "->" if event.summary.endswith("?") else "<-"
             else:
                 arrow = "<-" if servers.get(event.conn) == event.src else "->"
-            notes = event.notes or (Note(event.data, event.summary, event.explain, event.rfc),)
+            notes = event.units or (Note(event.data, event.summary, event.explain, event.rfc),)
             if len(notes) > 1 and explain:
                 out.append(f"{stamp} {arrow} ({len(notes)} in one write)")
                 out.extend(_explanation(event.explain, event.rfc, len(stamp), width))

@@ -304,8 +304,7 @@ class SMTPClient:
         if reply.code == 421 and pending.kind != "QUIT":
             self._fail_session("the server is closing the connection", reply)
             return
-        handler = getattr(self, f"_on_{pending.kind.lower()}")
-        handler(pending, reply)
+        getattr(self, _HANDLERS[pending.kind])(pending, reply)
         self._advance()
 
     def _on_greeting(self, reply: Reply) -> None:
@@ -681,3 +680,10 @@ class SMTPClient:
 
 def _without_tls(config: ClientConfig) -> ClientConfig:
     return replace(config, starttls="never")
+
+
+# The method that takes the reply to each kind of command.
+_HANDLERS = {
+    kind: f"_on_{kind.lower()}"
+    for kind in ("EHLO", "HELO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "MESSAGE", "BDAT", "RSET", "QUIT")
+}

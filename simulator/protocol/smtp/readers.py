@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from simulator.protocol.errors import RemoteProtocolError
 from simulator.protocol.smtp import replies
@@ -193,6 +194,18 @@ _REPLY_LINE = re.compile(rb"([2-5][0-9][0-9])([ -]?)(.*)", re.DOTALL)
 _ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})(?: |$)")
 
 
+@lru_cache(maxsize=1024)
+def _reply_from(code: int, lines: tuple[str, ...]) -> Reply:
+    """The Reply for a reply's lines; cached, since a client hears the same few replies again and again."""
+    enhanced: str | None = None
+    first = _ENHANCED.match(lines[0])
+    if first and first.group(1) == str(code)[0]:
+        enhanced = ".".join(first.groups())
+        prefix = first.group(0)
+        lines = tuple(line[len(prefix) :] if line.startswith(prefix) else line for line in lines)
+    return Reply(code, enhanced, lines).annotated()
+
+
 class ReplyReader:
     """Assembles reply lines into `Reply` objects (RFC 5321 §4.2.1 multi-line form).
 
@@ -223,16 +236,9 @@ class ReplyReader:
 
     def _finish(self) -> Reply:
         assert self._code is not None
-        code = int(self._code)
-        lines = self._lines
+        code, lines = int(self._code), tuple(self._lines)
         self._code, self._lines = None, []
-        enhanced: str | None = None
-        first = _ENHANCED.match(lines[0])
-        if first and first.group(1) == str(code)[0]:
-            enhanced = ".".join(first.groups())
-            prefix = first.group(0)
-            lines = [line[len(prefix) :] if line.startswith(prefix) else line for line in lines]
-        return Reply(code, enhanced, tuple(lines)).annotated()
+        return _reply_from(code, lines)
 
     @property
     def partial(self) -> bool:
