@@ -37,14 +37,15 @@ from simulator.trace import TraceEvent
 from simulator.world import World
 
 # When to checkpoint: once stepping since the last checkpoint has cost COST_RATIO times what
-# the last copy cost (so copying stays a small share of the run, however big the world), and
-# at least MIN_STEPS apart. Old checkpoints are thinned to keep at most MAX_CHECKPOINTS and
-# CHECKPOINT_BYTES in all, so a long run's memory stays bounded; back() then replays a little
-# further. Where checkpoints fall changes only speed, never what happens: replay is deterministic.
-COST_RATIO = 4.0
+# the last copy cost, and at least MIN_STEPS apart. So copying takes about 1/COST_RATIO of a
+# run however big the world, and back() replays at most COST_RATIO copies' worth of steps.
+# Old checkpoints are thinned to keep at most MAX_CHECKPOINTS and CHECKPOINT_BYTES in all,
+# so a long run's memory stays bounded; back() then replays a little further. Where checkpoints fall changes only speed, never what happens: replay is deterministic.
+COST_RATIO = 8.0
 MIN_STEPS = 50
 MAX_CHECKPOINTS = 12
 CHECKPOINT_BYTES = 256 * 1024 * 1024
+ACCOUNTING_STEPS = 64  # run() reads the clock once per this many steps
 RUN_GC_THRESHOLD = 50_000  # allocations between young-generation collections during run()
 
 
@@ -193,19 +194,9 @@ class Simulation:
     def step(self) -> TraceEvent | None:
         """Advance to the next trace event; None when nothing is left to happen."""
         started = time.perf_counter()
-        events = self._world.tracer.events
-        kernel: Kernel = self._world.kernel
-        while len(events) <= self._shown:
-            if not kernel.step():
-                return None
-        event = events[self._shown]
-        self._shown += 1
-        self._now = event.time
-        if not self._replaying:
-            self._stepping += time.perf_counter() - started
-            due = self._stepping >= COST_RATIO * self._copy_cost
-            if due and self._shown - self._checkpoints[-1].step >= MIN_STEPS:
-                self._checkpoint()
+        event = self._advance()
+        if event is not None and not self._replaying:
+            self._account(time.perf_counter() - started)
         return event
 
     def back(self) -> TraceEvent | None:
@@ -225,21 +216,46 @@ class Simulation:
             return self._run(until, max_steps)
 
     def _run(self, until: float | Callable[[TraceEvent], bool] | None, max_steps: int) -> int:
+        deadline = float(until) if isinstance(until, int | float) else None
+        predicate = until if callable(until) else None
         taken = 0
+        started = time.perf_counter()
         while taken < max_steps:
-            if isinstance(until, int | float) and not self._due_before(until):
-                self._now = max(self._now, float(until))
+            if deadline is not None and not self._due_before(deadline):
+                self._now = max(self._now, deadline)
                 self._world.kernel.now = max(self._world.kernel.now, self._now)
                 break
-            event = self.step()
+            event = self._advance()
             if event is None:
                 break
             taken += 1
-            if callable(until) and until(event):
+            if taken % ACCOUNTING_STEPS == 0:  # reading the clock every step would cost more than the steps
+                self._account(time.perf_counter() - started)
+                started = time.perf_counter()
+            if predicate is not None and predicate(event):
                 break
+        self._account(time.perf_counter() - started)
         return taken
 
     # --- internals -------------------------------------------------------------------------
+
+    def _advance(self) -> TraceEvent | None:
+        events = self._world.tracer.events
+        kernel: Kernel = self._world.kernel
+        while len(events) <= self._shown:
+            if not kernel.step():
+                return None
+        event = events[self._shown]
+        self._shown += 1
+        self._now = event.time
+        return event
+
+    def _account(self, seconds: float) -> None:
+        """Count time spent stepping, and checkpoint once it is worth a copy."""
+        self._stepping += seconds
+        due = self._stepping >= COST_RATIO * self._copy_cost
+        if due and self._shown - self._checkpoints[-1].step >= MIN_STEPS:
+            self._checkpoint()
 
     def _due_before(self, until: float) -> bool:
         """Whether a trace event happens by `until`, running only kernel actions due by then."""

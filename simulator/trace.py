@@ -8,7 +8,7 @@ there are any) and a note for learners.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from simulator.net.record import Note, data_field
 from simulator.protocol.values import Value
@@ -103,7 +103,6 @@ class Clock(Protocol):
 # when it grows past this many entries, so lines seen once do not pile up in it.
 SHARED_LIMIT = 50_000
 SHARED_LENGTH = 100  # longer values (message bodies) are rarely repeated
-_Shareable = TypeVar("_Shareable", str, bytes)
 
 
 class Tracer:
@@ -116,69 +115,52 @@ class Tracer:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.events: list[TraceEvent] = []
-        self._shared: dict[object, object] = {}
+        self._texts: dict[str, str] = {}
+        self._octets: dict[bytes, bytes] = {}
 
     def __getstate__(self) -> dict[str, object]:
-        return {"clock": self.clock, "events": self.events}  # the shared-values table is only a cache
+        return {"clock": self.clock, "events": self.events}  # the shared-value tables are only caches
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
-        self._shared = {}
+        self._texts, self._octets = {}, {}
 
-    def _share(self, value: _Shareable) -> _Shareable:
+    def _text(self, value: str) -> str:
         if len(value) > SHARED_LENGTH:
             return value
-        shared = self._shared
-        if len(shared) > SHARED_LIMIT:
-            shared.clear()
-        return shared.setdefault(value, value)  # type: ignore[return-value]
+        if len(self._texts) > SHARED_LIMIT:
+            self._texts.clear()
+        return self._texts.setdefault(value, value)
+
+    def _bytes(self, value: bytes) -> bytes:
+        if len(value) > SHARED_LENGTH:
+            return value
+        if len(self._octets) > SHARED_LIMIT:
+            self._octets.clear()
+        return self._octets.setdefault(value, value)
 
     def emit(
         self, kind: str, src: str, dst: str, conn: int | None, protocol: str, data: bytes,
         summary: str, explain: str, rfc: str,
     ) -> None:  # fmt: skip
-        share = self._share
-        self.events.append(
-            TraceEvent(
-                len(self.events),
-                self.clock.now,
-                kind,
-                src,
-                dst,
-                conn,
-                protocol,
-                share(data),
-                share(summary),
-                explain,
-                rfc,
-            )
-        )
+        seq, now = len(self.events), self.clock.now
+        data, summary = self._bytes(data), self._text(summary)
+        self.events.append(TraceEvent(seq, now, kind, src, dst, conn, protocol, data, summary, explain, rfc))
 
     def write(
         self, src: str, dst: str, conn: int | None, protocol: str, notes: list[Note], batch: tuple[str, str]
     ) -> None:
-        share = self._share
         if len(notes) == 1:
             only = notes[0]
+            data, summary = self._bytes(only.data), self._text(only.summary)
+            seq, now = len(self.events), self.clock.now
             self.events.append(
-                TraceEvent(
-                    len(self.events),
-                    self.clock.now,
-                    "send",
-                    src,
-                    dst,
-                    conn,
-                    protocol,
-                    share(only.data),
-                    share(only.summary),
-                    only.explain,
-                    only.rfc,
-                )
+                TraceEvent(seq, now, "send", src, dst, conn, protocol, data, summary, only.explain, only.rfc)
             )
             return
-        units = tuple(Note(share(n.data), share(n.summary), n.explain, n.rfc) for n in notes)
-        data = share(b"".join(n.data for n in units))
-        summary = share("; ".join(n.summary for n in units))
+        units = tuple(Note(self._bytes(n.data), self._text(n.summary), n.explain, n.rfc) for n in notes)
+        data = self._bytes(b"".join(n.data for n in units))
+        summary = self._text("; ".join(n.summary for n in units))
         explain, rfc = batch
         seq, now = len(self.events), self.clock.now
         self.events.append(TraceEvent(seq, now, "send", src, dst, conn, protocol, data, summary, explain, rfc, units))

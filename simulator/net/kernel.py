@@ -67,12 +67,14 @@ class Kernel:
 
     def step(self) -> bool:
         """Run the next action; False when there is none."""
-        if self.peek() is None:
-            return False
-        entry = heapq.heappop(self._heap)[3]
-        self.now = entry.time
-        entry.action(*entry.args)
-        return True
+        heap = self._heap
+        while heap:
+            entry = heapq.heappop(heap)[3]
+            if not entry.cancelled:
+                self.now = entry.time
+                entry.action(*entry.args)
+                return True
+        return False
 
     def compact(self) -> None:
         """Drop cancelled actions (idle timers that were reset), so a snapshot carries none."""

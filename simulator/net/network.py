@@ -222,11 +222,11 @@ class Network:
 
     def send(self, conn: TCPConnection, side: str, notes: list[Note], batch: tuple[str, str]) -> None:
         """Write the notes' bytes as one write; the peer receives them in order, later."""
-        if not conn.open or conn.sides[side].fin_sent or not notes:
+        if conn.state != "ESTABLISHED" or conn.sides[side].fin_sent or not notes:
             return
-        src, dst = conn.host_of(side), conn.host_of(conn.peer_of(side))
+        src, dst = (conn.client, conn.server) if side == "client" else (conn.server, conn.client)
         self.tracer.write(src, dst, conn.id, conn.protocol, notes, batch)
-        data = b"".join(n.data for n in notes)
+        data = notes[0].data if len(notes) == 1 else b"".join(n.data for n in notes)
         arrival = self._arrival(conn, side, len(data))
         if arrival is not None:
             self.kernel.schedule(arrival - self.kernel.now, self._deliver, conn, side, data, priority=DELIVERY)

@@ -78,15 +78,17 @@ class ServerSession:
             self._pump()
 
     def _muted(self) -> bool:
-        return any(i.mute(self.host) for i in self.service.interceptors)
+        interceptors = self.service.interceptors
+        return bool(interceptors) and any(i.mute(self.host) for i in interceptors)
 
     def _pump(self) -> None:
         engine, conn = self.engine, self.conn
         if engine is None or conn is None or self._muted():
             return  # a hung server: it says nothing, not even its own timeout
+        interceptors = self.service.interceptors
         for event in engine.events():
             self.service.handle(engine, event, self.peer)
-            if any(i.drop_after(self.host, event) for i in self.service.interceptors):
+            if interceptors and any(i.drop_after(self.host, event) for i in interceptors):
                 # The connection dies before the replies leave: for DataComplete the message
                 # is already stored, the client never hears the 250 (RFC 1047).
                 engine.outgoing()
