@@ -28,7 +28,7 @@ from simulator.protocol.errors import LocalProtocolError, RemoteProtocolError
 from simulator.protocol.linebuffer import LineBuffer
 from simulator.protocol.smtp import commands
 from simulator.protocol.smtp import events as ev
-from simulator.protocol.smtp.readers import ReplyReader, encode_xtext
+from simulator.protocol.smtp.readers import ReplyReader, encode_xtext, parse_replies
 from simulator.protocol.smtp.replies import Reply
 from simulator.protocol.smtp.writers import dot_stuff, format_command
 from simulator.protocol.values import Value
@@ -242,6 +242,15 @@ class SMTPClient:
         if self.state is ClientState.TLS_HANDSHAKE:
             return  # clear text during the handshake is not to be trusted (RFC 3207 §4.2)
         self._buffer.feed(data)
+        if not self._reader.partial:
+            block = self._buffer.complete_lines()
+            replies = parse_replies(block, REPLY_LINE_LIMIT) if block else None
+            if replies is not None:
+                self._buffer.discard(len(block))
+                for reply in replies:
+                    if self.closed or self.state is ClientState.TLS_HANDSHAKE:
+                        return  # what followed is dropped, as the line-by-line path drops it
+                    self._on_reply(reply)
         while not self.closed:
             line = self._buffer.take_line(REPLY_LINE_LIMIT)
             if line is None:

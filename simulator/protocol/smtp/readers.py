@@ -206,6 +206,30 @@ def _reply_from(code: int, lines: tuple[str, ...]) -> Reply:
     return Reply(code, enhanced, lines).annotated()
 
 
+@lru_cache(maxsize=256)
+def parse_replies(block: bytes, line_limit: int) -> tuple[Reply, ...] | None:
+    """Whole replies from a run of complete lines, or None unless it is exactly that.
+
+    A server's answers repeat (the same EHLO list, the same "250 2.1.5 Ok" for every
+    message), so a client that sees a write it has parsed before takes the result from
+    the cache instead of going line by line. Anything unusual (a reply cut off at the
+    end, a line over the limit, a malformed line) gives None, and the caller reads the
+    lines one at a time, which reports the problem precisely.
+    """
+    reader = ReplyReader()
+    found: list[Reply] = []
+    for raw in block.split(b"\n")[:-1]:
+        if len(raw) + 1 > line_limit:
+            return None
+        try:
+            reply = reader.feed_line(raw[:-1] if raw.endswith(b"\r") else raw)
+        except RemoteProtocolError:
+            return None
+        if reply is not None:
+            found.append(reply)
+    return tuple(found) if found and not reader.partial else None
+
+
 class ReplyReader:
     """Assembles reply lines into `Reply` objects (RFC 5321 §4.2.1 multi-line form).
 
