@@ -247,10 +247,10 @@ class SMTPClient:
             replies = parse_replies(block, REPLY_LINE_LIMIT) if block else None
             if replies is not None:
                 self._buffer.discard(len(block))
-                for reply in replies:
-                    if self.closed or self.state is ClientState.TLS_HANDSHAKE:
+                for parsed in replies:
+                    if self.closed or self._handshaking:
                         return  # what followed is dropped, as the line-by-line path drops it
-                    self._on_reply(reply)
+                    self._on_reply(parsed)
         while not self.closed:
             line = self._buffer.take_line(REPLY_LINE_LIMIT)
             if line is None:
@@ -279,6 +279,10 @@ class SMTPClient:
     @property
     def closed(self) -> bool:
         return self.state is ClientState.CLOSED
+
+    @property
+    def _handshaking(self) -> bool:
+        return self.state is ClientState.TLS_HANDSHAKE
 
     # --- writing -----------------------------------------------------------------
 
