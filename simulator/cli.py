@@ -108,6 +108,9 @@ def _run(args: argparse.Namespace) -> int:
     elif args.format == "summary":
         for o in sim.outcome():
             print(f"{o.message_id:<32} {o.recipient:<24} {o.status:<10} {o.where:<18} {o.detail}".rstrip())
+        for device in sim.devices.values():
+            subjects = ", ".join(repr(m.subject) for m in device.messages.values())
+            print(f"{device.name} ({device.profile}) shows {len(device.messages)}: {subjects}".rstrip(": "))
     else:
         sys.stdout.write(render_transcript(sim.trace, explain=not args.no_explain, full=args.full))
     if args.check:

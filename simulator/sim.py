@@ -31,6 +31,7 @@ from simulator.mail.ledger import Ledger
 from simulator.mail.queue import QueueEntry
 from simulator.mail.store import StoredMessage
 from simulator.net.kernel import Kernel
+from simulator.nodes.device import MailDevice
 from simulator.scenarios.loader import build, load
 from simulator.scenarios.schema import ScenarioSpec
 from simulator.trace import TraceEvent
@@ -40,7 +41,8 @@ from simulator.world import World
 # the last copy cost, and at least MIN_STEPS apart. So copying takes about 1/COST_RATIO of a
 # run however big the world, and back() replays at most COST_RATIO copies' worth of steps.
 # Old checkpoints are thinned to keep at most MAX_CHECKPOINTS and CHECKPOINT_BYTES in all,
-# so a long run's memory stays bounded; back() then replays a little further. Where checkpoints fall changes only speed, never what happens: replay is deterministic.
+# so a long run's memory stays bounded; back() then replays a little further. Where
+# checkpoints fall changes only speed, never what happens: replay is deterministic.
 COST_RATIO = 8.0
 MIN_STEPS = 50
 MAX_CHECKPOINTS = 12
@@ -59,6 +61,9 @@ class Submission:
     content: bytes
     at: float | None
 
+    def apply(self, world: World) -> None:
+        world.submit(self.sender, list(self.recipients), self.content, self.at)
+
 
 @dataclass(frozen=True)
 class Injection:
@@ -66,6 +71,24 @@ class Injection:
 
     step: int
     fault: Fault
+
+    def apply(self, world: World) -> None:
+        copy.deepcopy(self.fault).install(world)
+
+
+@dataclass(frozen=True)
+class MailCheck:
+    """A call to check_mail()."""
+
+    step: int
+    device: str
+    at: float
+
+    def apply(self, world: World) -> None:
+        world.check_mail(self.device, self.at)
+
+
+Action = Submission | Injection | MailCheck
 
 
 @dataclass
@@ -100,7 +123,7 @@ class Simulation:
     _world: World = field(init=False)
     _shown: int = 0
     _now: float = 0.0
-    _actions: list[Submission | Injection] = field(default_factory=list)
+    _actions: list[Action] = field(default_factory=list)
     _checkpoints: list[_Checkpoint] = field(default_factory=list)
     _copy_cost: float = 0.0
     _stepping: float = 0.0  # seconds spent stepping since the last checkpoint
@@ -155,6 +178,11 @@ class Simulation:
         # With a secondary MX that holds mailboxes too, the user sees both, oldest first.
         return sorted((m for box in boxes for m in box.messages), key=lambda m: m.arrived)
 
+    @property
+    def devices(self) -> dict[str, MailDevice]:
+        """The devices that read mail, by host name; each shows what it has in `messages`."""
+        return self._world.devices
+
     def queue(self, node: str) -> list[QueueEntry]:
         try:
             server = self._world.servers[node]
@@ -190,6 +218,12 @@ class Simulation:
         pristine = copy.deepcopy(fault)
         copy.deepcopy(fault).install(self._world)  # raises FaultSpecError before anything changes
         self._actions.append(Injection(self._shown, pristine))
+
+    def check_mail(self, device: str, at: float | None = None) -> None:
+        """Have a device check its mailbox, now or at simulated time `at` (see `devices`)."""
+        check = MailCheck(self._shown, device, self._now if at is None else at)
+        check.apply(self._world)
+        self._actions.append(check)
 
     def step(self) -> TraceEvent | None:
         """Advance to the next trace event; None when nothing is left to happen."""
@@ -307,10 +341,7 @@ class Simulation:
                 while self._shown < action.step:
                     self.step()
                 self._actions.append(action)
-                if isinstance(action, Submission):
-                    self._world.submit(action.sender, list(action.recipients), action.content, action.at)
-                else:
-                    copy.deepcopy(action.fault).install(self._world)
+                action.apply(self._world)
             while self._shown < target:
                 self.step()
         finally:

@@ -15,6 +15,7 @@ from simulator.mail.headers import message_id_of
 from simulator.mail.ledger import Ledger
 from simulator.net.kernel import Kernel
 from simulator.net.network import Network
+from simulator.nodes.device import MailDevice
 from simulator.nodes.mail_client import MailClient
 from simulator.nodes.mail_server import MailServer
 from simulator.nodes.smtp_service import Interceptor
@@ -32,6 +33,7 @@ class World:
     ledger: Ledger
     servers: dict[str, MailServer] = field(default_factory=dict)
     clients: dict[str, MailClient] = field(default_factory=dict)  # by the address that uses them
+    devices: dict[str, MailDevice] = field(default_factory=dict)  # devices that read mail, by host name
     faults: list[Interceptor] = field(default_factory=list)  # simulator.faults.Fault instances
     submitted: int = 0
 
@@ -48,6 +50,13 @@ class World:
         delay = 0.0 if at is None else max(at - self.kernel.now, 0.0)
         self.kernel.schedule(delay, client.submit, message_id, message)
         return message_id
+
+    def check_mail(self, device: str, at: float | None) -> None:
+        """The device checks its mailbox (now, or at simulated time `at`)."""
+        found = self.devices.get(device)
+        if found is None:
+            raise KeyError(f"no device named {device!r} reads mail in this world; devices: {', '.join(self.devices)}")
+        self.kernel.schedule(0.0 if at is None else max(at - self.kernel.now, 0.0), found.check_mail)
 
 
 def _with_message_id(content: bytes, fallback: str) -> bytes:

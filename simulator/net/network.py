@@ -19,6 +19,8 @@ from typing import Protocol
 from simulator.net.kernel import DELIVERY, Kernel
 from simulator.net.record import Note, Recorder
 
+# Where each protocol says the server greets first.
+GREETING_RFC = {"SMTP": "RFC 5321 §3.1", "POP3": "RFC 1939 §4", "IMAP": "RFC 3501 §7.1.1"}
 RFC_TCP = "RFC 9293 §3.5"
 # RFC 6298 §2: the initial retransmission timeout is 1 s and doubles per retry.
 INITIAL_RTO = 1.0
@@ -207,11 +209,12 @@ class Network:
         pair = (conn.client, conn.server)
         self.open_between[pair] = self.open_between.get(pair, 0) + 1
         self._tcp_note(conn, "client", "ACK", "The three-way handshake is complete.")
+        greeting = GREETING_RFC.get(conn.protocol)
         self.tracer.emit(
             "connect", conn.client, conn.server, conn.id, conn.protocol, b"",
             f"{conn.client} connects to {conn.server} port {conn.port}",
             "A TCP connection is open (SYN, SYN-ACK, ACK: one and a half round trips); the server speaks first.",
-            "RFC 5321 §3.1; RFC 9293 §3.5",
+            f"{greeting}; {RFC_TCP}" if greeting else RFC_TCP,
         )  # fmt: skip
         server_endpoint = listener.accept()
         conn.sides["server"].endpoint = server_endpoint

@@ -20,8 +20,10 @@ from simulator.mail.store import MailStore, StoredMessage
 from simulator.net.kernel import TIMER, Timer
 from simulator.net.network import Network
 from simulator.nodes.dns_server import Resolver
+from simulator.nodes.pop3_service import POP3_PORT, POP3Listener, POP3Service
 from simulator.nodes.smtp_service import AcceptedMessage, SMTPService, make_queue_id
 from simulator.nodes.smtp_session import ClientSession, ServerSession, SessionOutcome
+from simulator.protocol.pop3.server import ServerConfig as POP3ServerConfig
 from simulator.protocol.smtp.client import LOST_AFTER_DOT, ClientConfig, OutgoingMessage, SMTPClient, status_of
 from simulator.protocol.smtp.events import MailParams, RecipientResult
 from simulator.protocol.smtp.replies import Reply
@@ -78,6 +80,7 @@ class MailServer:
         submission: bool = False,
         relay_domains: frozenset[str] = frozenset(),
         schedule: RetrySchedule | None = None,
+        pop3: bool = False,
     ) -> None:
         self.network, self.name, self.ledger = network, name, ledger
         self.local_domains = frozenset(d.lower() for d in local_domains)
@@ -99,6 +102,11 @@ class MailServer:
             self._listen(SMTP_PORT, ServerConfig(hostname=name, auth_mechanisms=()), relay_domains=relay_domains)
         if submission:  # port 587: AUTH first, then any recipient (RFC 6409)
             self._listen(SUBMISSION_PORT, ServerConfig(hostname=name, auth_requires_tls=False), submission=True)
+        self.pop3: POP3Listener | None = None
+        if pop3:  # port 110: the users of its own domains read their INBOX (RFC 1939)
+            service = POP3Service(POP3ServerConfig(hostname=name, apop=True), self.store, self._local_users())
+            self.pop3 = POP3Listener(network, service, name)
+            network.listen(name, POP3_PORT, self.pop3)
 
     def _listen(
         self, port: int, config: ServerConfig, *, relay_domains: frozenset[str] = frozenset(), submission: bool = False
@@ -116,6 +124,9 @@ class MailServer:
         listener = _Listener(self.network, service, self.name)
         self.listeners[port] = listener
         self.network.listen(self.name, port, listener)
+
+    def _local_users(self) -> dict[str, str]:
+        return {a: p for a, p in self.users.items() if a.rpartition("@")[2].lower() in self.local_domains}
 
     def _queue_id(self) -> str:
         self._ids += 1

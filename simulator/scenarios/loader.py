@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from simulator import faults
+from simulator.nodes.device import MailDevice
 from simulator.nodes.dns_server import DNSServer
 from simulator.nodes.mail_client import MailClient
 from simulator.nodes.mail_server import MailServer
@@ -271,17 +272,23 @@ def build(spec: ScenarioSpec, seed: int) -> World:
             submission=server.submission,
             relay_domains=frozenset(server.relay_domains),
             schedule=schedule,
+            pop3=server.pop3,
         )
     passwords = {u.address.lower(): _password(u) for u in spec.user}
     for client in spec.clients():
-        world.clients[client.user.lower()] = MailClient(
-            net,
-            client.name,
-            msa=client.msa,
-            username=client.user,
-            password=passwords[client.user.lower()],
-            ledger=world.ledger,
-        )
+        password = passwords[client.user.lower()]
+        if client.msa is not None:
+            world.clients[client.user.lower()] = MailClient(
+                net, client.name, msa=client.msa, username=client.user, password=password, ledger=world.ledger
+            )
+        home = client.reads_at(spec)
+        if client.retrieval is not None and home is not None:
+            device = MailDevice(
+                net, client.name, user=client.user, password=password, server=home.name, profile=client.retrieval
+            )
+            world.devices[client.name] = device
+            for at in client.check_at:
+                world.kernel.schedule(at, device.check_mail)
     for link in spec.link:
         path = net.link(link.between[0], link.between[1])
         path.latency, path.loss, path.bandwidth = link.latency, link.loss, link.bandwidth
@@ -333,4 +340,17 @@ def check(sim: Simulation) -> list[str]:
             unmet.append(f"{label}: expected {expect.status} at {expect.where}, got {got}")
         elif expect.copies is not None and outcome.copies != expect.copies:
             unmet.append(f"{label}: expected {expect.copies} copies, got {outcome.copies}")
+    for i, shown in enumerate(spec.expect_device, 1):
+        device = sim.devices[shown.device]
+        subjects = [m.subject for m in device.messages.values()]
+        if len(subjects) != shown.shows or (shown.subjects is not None and subjects != shown.subjects):
+            unmet.append(
+                f"expect_device[{i}]: {shown.device} should show {shown.shows} message(s)"
+                + (f" {shown.subjects}" if shown.subjects is not None else "")
+                + f", it shows {len(subjects)} {subjects}"
+            )
+    for i, box in enumerate(spec.expect_mailbox, 1):
+        held = len(sim.mailbox(box.address))
+        if held != box.holds:
+            unmet.append(f"expect_mailbox[{i}]: {box.address} should hold {box.holds} message(s), it holds {held}")
     return unmet

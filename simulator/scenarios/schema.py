@@ -89,13 +89,24 @@ class _Table(BaseModel):
 
 
 class ClientHost(_Table):
-    """A user's computer with a mail program: it submits the user's messages to the MSA."""
+    """A user's computer or phone with a mail program: it submits mail to the MSA, reads it, or both."""
 
     name: HostName
     ip: IPv4
     role: Literal["client"]
-    user: Address  # whose computer: a [[user]] with a password
-    msa: HostName  # the mail-server it submits to (port 587, AUTH)
+    user: Address  # whose device: a [[user]] with a password
+    msa: HostName | None = None  # the mail-server it submits to (port 587, AUTH); none for a device that only reads
+    retrieval: Literal["pop3-download-delete", "pop3-leave-on-server"] | None = None  # how it reads mail
+    mailbox_server: HostName | None = None  # where it reads mail; the mail-server of the user's domain by default
+    check_at: list[Annotated[float, Field(ge=0)]] = []  # simulated seconds at which it checks for mail
+
+    def reads_at(self, spec: ScenarioSpec) -> MailServerHost | None:
+        """The mail-server this device reads from: the one named, or the one holding the user's domain."""
+        if self.mailbox_server is not None:
+            named = spec.hosts_named().get(self.mailbox_server)
+            return named if isinstance(named, MailServerHost) else None
+        domain = domain_of(self.user.lower())
+        return next((s for s in spec.mail_servers() if domain in s.domains), None)
 
 
 class MailServerHost(_Table):
@@ -109,6 +120,7 @@ class MailServerHost(_Table):
     submission: bool = False  # listen on port 587 for its users' mail programs
     relay_domains: list[HostName] = []  # also accept on port 25 for these domains (a backup MX)
     submission_users: list[Address] = []  # users of other domains who may also log in on port 587 here
+    pop3: bool = False  # listen on port 110: its users read their INBOX with POP3
 
 
 class DNSHost(_Table):
@@ -264,6 +276,21 @@ class ExpectSpec(_Table):
     where: HostName | None = None  # the host holding it at the end: the mailbox's server, or a queue
 
 
+class DeviceExpectSpec(_Table):
+    """What a device that reads mail shows at the end: how many messages, and their subjects in order."""
+
+    device: HostName
+    shows: int = Field(ge=0)
+    subjects: list[str] | None = None
+
+
+class MailboxExpectSpec(_Table):
+    """How many messages a user's INBOX on the server holds at the end."""
+
+    address: Address
+    holds: int = Field(ge=0)
+
+
 # --- the file ------------------------------------------------------------------------------------
 
 
@@ -281,6 +308,8 @@ class ScenarioSpec(_Table):
     message: list[MessageSpec] = []
     fault: list[FaultSpec] = []
     expect: list[ExpectSpec] = []
+    expect_device: list[DeviceExpectSpec] = []
+    expect_mailbox: list[MailboxExpectSpec] = []
 
     @model_validator(mode="after")
     def _cross_check(self) -> ScenarioSpec:
@@ -291,6 +320,7 @@ class ScenarioSpec(_Table):
         _check_messages(self)
         _check_faults(self)
         _check_expectations(self)
+        _check_retrieval_expectations(self)
         return self
 
     def hosts_named(self) -> dict[str, ClientHost | MailServerHost | DNSHost]:
@@ -348,7 +378,6 @@ def _check_users_and_clients(spec: ScenarioSpec) -> None:
                 f"got {user.address!r}",
             )
     users = {u.address.lower(): u for u in spec.user}
-    hosts = spec.hosts_named()
     owners: dict[str, int] = {}
     for i, host in enumerate(spec.host, 1):
         if not isinstance(host, ClientHost):
@@ -357,21 +386,60 @@ def _check_users_and_clients(spec: ScenarioSpec) -> None:
         if owner is None:
             raise SpecProblem(f"host[{i}].user", f"expected one of the [[user]] addresses, got {host.user!r}")
         if owner.password is None:
+            raise SpecProblem(f"host[{i}].user", f"{host.user} has no password, and the device needs one to log in")
+        if host.msa is None and host.retrieval is None:
+            raise SpecProblem(f"host[{i}]", "expected msa (the device sends mail), retrieval (it reads mail) or both")
+        if host.msa is not None:
+            _check_sender(spec, i, host, owners)
+        if host.retrieval is not None:
+            _check_reader(spec, i, host)
+        elif host.check_at:
+            raise SpecProblem(f"host[{i}].check_at", "expected only with retrieval (a device that reads mail)")
+
+
+def _check_sender(spec: ScenarioSpec, i: int, host: ClientHost, owners: dict[str, int]) -> None:
+    if host.user.lower() in owners:
+        raise SpecProblem(
+            f"host[{i}].msa",
+            f"expected one sending device per user; {host.user} sends from host[{owners[host.user.lower()]}]",
+        )
+    owners[host.user.lower()] = i
+    msa = spec.hosts_named().get(host.msa or "")
+    if not isinstance(msa, MailServerHost) or not msa.submission:
+        raise SpecProblem(
+            f"host[{i}].msa",
+            f"expected a mail-server with submission = true ({', '.join(_submission_servers(spec)) or 'none'}), "
+            f"got {host.msa!r}",
+        )
+
+
+def _check_reader(spec: ScenarioSpec, i: int, host: ClientHost) -> None:
+    server = host.reads_at(spec)
+    domain = domain_of(host.user.lower())
+    if server is None or domain not in server.domains:
+        field_name = "mailbox_server" if host.mailbox_server is not None else "user"
+        raise SpecProblem(
+            f"host[{i}].{field_name}",
+            f"expected the mail-server holding {domain}'s mailboxes, got {host.mailbox_server or 'none'}",
+        )
+    if not server.pop3:
+        raise SpecProblem(f"host[{i}].retrieval", f"{host.retrieval} needs pop3 = true on {server.name}")
+
+
+def _check_retrieval_expectations(spec: ScenarioSpec) -> None:
+    readers = [h.name for h in spec.clients() if h.retrieval is not None]
+    for i, expect in enumerate(spec.expect_device, 1):
+        if expect.device not in readers:
             raise SpecProblem(
-                f"host[{i}].user", f"{host.user} has no password, and the client needs one to log in to its MSA"
+                f"expect_device[{i}].device",
+                f"expected a client host with retrieval ({', '.join(readers) or 'none'}), got {expect.device!r}",
             )
-        if host.user.lower() in owners:
-            raise SpecProblem(
-                f"host[{i}].user", f"expected one client per user; {host.user} has host[{owners[host.user.lower()]}]"
-            )
-        owners[host.user.lower()] = i
-        msa = hosts.get(host.msa)
-        if not isinstance(msa, MailServerHost) or not msa.submission:
-            raise SpecProblem(
-                f"host[{i}].msa",
-                f"expected a mail-server with submission = true ({', '.join(_submission_servers(spec)) or 'none'}), "
-                f"got {host.msa!r}",
-            )
+        if expect.subjects is not None and len(expect.subjects) != expect.shows:
+            raise SpecProblem(f"expect_device[{i}].subjects", f"expected {expect.shows} subjects, as shows says")
+    users = [u.address.lower() for u in spec.user]
+    for i, box in enumerate(spec.expect_mailbox, 1):
+        if box.address.lower() not in users:
+            raise SpecProblem(f"expect_mailbox[{i}].address", f"expected a [[user]] address, got {box.address!r}")
 
 
 def _check_submission_users(spec: ScenarioSpec) -> None:
