@@ -31,7 +31,8 @@ from simulator.net.network import TCPConnection
 from simulator.net.record import Note
 from simulator.nodes.smtp_service import AcceptedMessage, SMTPService
 from simulator.nodes.smtp_session import CLIENT_BATCH
-from simulator.protocol.smtp.commands import describe_command
+from simulator.protocol.pop3.commands import describe_command as pop3_command
+from simulator.protocol.smtp.commands import describe_command as smtp_command
 from simulator.world import World
 
 REAL_CLIENT = "real-client.localhost"
@@ -43,10 +44,11 @@ DRAIN_SECONDS = 1.0
 class Listener:
     """A real port in front of one server of the world."""
 
-    name: str  # "smtp" or "submission": the key in the ready line
+    name: str  # "smtp", "submission", "pop3": the key in the ready line
     host: str  # the world's server
-    world_port: int  # 25 or 587
+    world_port: int  # 25, 587, 110
     port: int  # the real port; 0 = any free one
+    protocol: str = "SMTP"  # what the client speaks, for the trace
 
 
 class RealtimeDriver:
@@ -101,7 +103,9 @@ class RealClient(asyncio.Protocol):
         self.clients.add(self)
         self.driver.catch_up()
         network = self.driver.world.network
-        network.connect(REAL_CLIENT, self.listener.host, self.listener.world_port, _Endpoint(self), "SMTP")
+        network.connect(
+            REAL_CLIENT, self.listener.host, self.listener.world_port, _Endpoint(self), self.listener.protocol
+        )
         self.driver.poke()
 
     def data_received(self, data: bytes) -> None:
@@ -127,7 +131,7 @@ class RealClient(asyncio.Protocol):
 
     def _forward(self, data: bytes) -> None:
         assert self.conn is not None
-        notes = [_note(line) for line in data.splitlines(keepends=True)]
+        notes = [_note(line, self.listener.protocol) for line in data.splitlines(keepends=True)]
         self.driver.world.network.send(self.conn, "client", notes, CLIENT_BATCH)
         self.driver.poke()
 
@@ -153,8 +157,11 @@ class RealClient(asyncio.Protocol):
                 self.driver.poke()
 
 
-def _note(line: bytes) -> Note:
-    info = describe_command(line.decode("utf-8", "replace").strip())
+def _note(line: bytes, protocol: str) -> Note:
+    """A line a real client wrote, with what the command means (as far as its verb tells)."""
+    text = line.decode("utf-8", "replace").strip()
+    describe = pop3_command if protocol == "POP3" else smtp_command
+    info = describe(text)
     summary = line.decode("utf-8", "replace").rstrip("\r\n")
     return Note(line, summary[:120], info.explain, info.rfc)
 
