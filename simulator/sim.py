@@ -22,10 +22,11 @@ import copy
 import gc
 import pickle
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import InitVar, dataclass, field
 
+from simulator.compare import COMPARED, Comparison, DeviceResult, ProfileResult, device_traffic, with_profile
 from simulator.faults import Fault
 from simulator.mail.ledger import Ledger
 from simulator.mail.queue import QueueEntry
@@ -177,6 +178,32 @@ class Simulation:
             raise KeyError(f"no mailbox for {address!r} in this world")
         # With a secondary MX that holds mailboxes too, the user sees both, oldest first.
         return sorted((m for box in boxes for m in box.messages), key=lambda m: m.arrived)
+
+    def compare_retrieval(self, profiles: Sequence[str] = COMPARED) -> Comparison:
+        """Run this scenario once per retrieval profile, every reading device on it, and compare the runs.
+
+        Each run starts from the scenario's beginning with this simulation's seed; this
+        simulation itself is not touched. The figures come from each run's trace.
+
+        Raises:
+            ValueError: a profile that is unknown, or that the scenario's servers do not offer.
+        """
+        results = []
+        for profile in profiles:
+            spec = with_profile(self._spec, profile)
+            run = Simulation(self.scenario, self.seed, spec)
+            run.run()
+            devices = tuple(
+                DeviceResult(name, tuple(m.subject for m in d.messages.values()), *device_traffic(run.trace, name))
+                for name, d in run.devices.items()
+            )
+            left = sum(
+                len(account.messages)
+                for server in run.world.servers.values()
+                for account in server.store.mailboxes.values()
+            )
+            results.append(ProfileResult(profile, devices, left))
+        return Comparison(self.scenario, tuple(results))
 
     @property
     def devices(self) -> dict[str, MailDevice]:

@@ -88,6 +88,9 @@ class _Table(BaseModel):
 # --- hosts ------------------------------------------------------------------------------------
 
 
+RETRIEVAL_PROFILES = ("pop3-download-delete", "pop3-leave-on-server")
+
+
 class ClientHost(_Table):
     """A user's computer or phone with a mail program: it submits mail to the MSA, reads it, or both."""
 
