@@ -27,7 +27,10 @@ SOFTWARE = "smtpsim"
 CRLF = b"\r\n"
 
 # A header field starts with a name of printable ASCII but colon, then a colon (RFC 5322 §2.2).
-_FIELD_START = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")
+# The header section as one pattern, so it is found in C rather than line by line: fields
+# (a name, a colon, the rest of the line) each followed by any continuation lines (starting
+# with a space or a tab), up to the first line that is neither (RFC 5322 §2.2, §3.2.2).
+_HEADER_SECTION = re.compile(rb"(?:[\x21-\x39\x3b-\x7e]+:[^\n]*(?:\n|\Z)(?:[ \t][^\n]*(?:\n|\Z))*)*")
 
 
 def sim_datetime(sim_seconds: float) -> datetime:
@@ -138,19 +141,8 @@ def split_header_section(message: bytes) -> tuple[bytes, bytes]:
     line that separates header and body, or, when that line is missing, is the whole body:
     the header section then ends at the first line that is neither a field nor a continuation.
     """
-    pos = 0
-    in_field = False
-    while pos < len(message):
-        end = message.find(b"\n", pos)
-        end = len(message) if end < 0 else end + 1
-        line = message[pos:end]
-        if line in (b"\r\n", b"\n"):
-            break
-        if _FIELD_START.match(line) or (in_field and line[:1] in (b" ", b"\t")):
-            in_field = True
-            pos = end
-            continue
-        break
+    found = _HEADER_SECTION.match(message)
+    pos = found.end() if found else 0
     return message[:pos], message[pos:]
 
 

@@ -307,3 +307,29 @@ def test_fold_is_lossless_and_within_width_where_possible(line: str) -> None:
         # Too long only if there was no whitespace to break at (the first character of a
         # continuation is its whitespace and does not count as a break).
         assert len(piece) <= 78 or not any(c in " \t" for c in piece[1:79])
+
+
+def _split_line_by_line(message: bytes) -> tuple[bytes, bytes]:
+    """RFC 5322 §2.2 read literally, one line at a time: the reference for split_header_section."""
+    pos, in_field = 0, False
+    while pos < len(message):
+        end = message.find(b"\n", pos)
+        end = len(message) if end < 0 else end + 1
+        line = message[pos:end]
+        name, colon, _ = line.partition(b":")
+        is_field = bool(colon) and bool(name) and all(0x21 <= c <= 0x7E for c in name)
+        if not (is_field or (in_field and line[:1] in (b" ", b"\t"))):
+            break
+        in_field, pos = True, end
+    return message[:pos], message[pos:]
+
+
+_PIECES = st.sampled_from(
+    [b"Subject", b"X-a", b":", b" ", b"\t", b"\r\n", b"\n", b"\r", b"text", b"\xff", b"na me", b"From: a\r\n"]
+)
+
+
+@settings(max_examples=500, derandomize=True)
+@given(st.lists(_PIECES, max_size=30).map(b"".join))
+def test_split_header_section_agrees_with_reading_line_by_line(message: bytes) -> None:
+    assert split_header_section(message) == _split_line_by_line(message)
