@@ -38,7 +38,15 @@ class Timer:
         return not self.cancelled
 
     def cancel(self) -> None:
+        # A cancelled timer can wait in the heap for minutes of simulated time (an idle
+        # timeout that was reset); let go of what it would have run, so that a finished
+        # session is freed now and not when its old timer finally comes up.
         self.cancelled = True
+        self.action, self.args = _nothing, ()
+
+
+def _nothing() -> None:
+    """What a cancelled timer holds instead of its action."""
 
 
 class Kernel:
