@@ -22,8 +22,7 @@ import copy
 import gc
 import pickle
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import InitVar, dataclass, field
 
 from simulator.compare import COMPARED, Comparison, DeviceResult, ProfileResult, device_traffic, with_profile
@@ -129,6 +128,7 @@ class Simulation:
     _copy_cost: float = 0.0
     _stepping: float = 0.0  # seconds spent stepping since the last checkpoint
     _replaying: bool = False
+    _freezing: bool = False  # run() is going: checkpoints freeze what exists (see run)
 
     def __post_init__(self, loaded: ScenarioSpec | None) -> None:
         self._spec = loaded if loaded is not None else load(self.scenario)
@@ -273,8 +273,20 @@ class Simulation:
         Returns:
             the number of steps taken.
         """
-        with _long_lived_allocations():
+        # A long run makes millions of trace events that live as long as the simulation. The
+        # collector would scan each of them again and again while looking for garbage among
+        # the few objects that die, so while run() lasts it collects young objects less often,
+        # and each checkpoint moves what exists by then out of its sight (gc.freeze). Both are
+        # undone when run() returns, and garbage frozen meanwhile is collected as usual later.
+        old = gc.get_threshold()
+        gc.set_threshold(max(old[0], RUN_GC_THRESHOLD), *old[1:])
+        self._freezing = True
+        try:
             return self._run(until, max_steps)
+        finally:
+            self._freezing = False
+            gc.unfreeze()
+            gc.set_threshold(*old)
 
     def _run(self, until: float | Callable[[TraceEvent], bool] | None, max_steps: int) -> int:
         deadline = float(until) if isinstance(until, int | float) else None
@@ -348,6 +360,9 @@ class Simulation:
             checkpoints[:] = [checkpoints[0], *middle, *checkpoints[-2:]]
         self._copy_cost = time.perf_counter() - started
         self._stepping = 0.0
+        if self._freezing:  # what exists now will mostly live on (see run); the young garbage goes first
+            gc.collect(1)
+            gc.freeze()
 
     def _goto(self, target: int) -> None:
         """Restore the last checkpoint at or before `target`, then replay to it."""
@@ -374,19 +389,3 @@ class Simulation:
         finally:
             self._replaying = False
         self._stepping = 0.0
-
-
-@contextmanager
-def _long_lived_allocations() -> Iterator[None]:
-    """Collect young objects less often while a run appends to the trace.
-
-    A long run makes millions of trace events that live as long as the simulation;
-    with the default threshold the collector scans each of them in young-generation
-    passes long before any becomes garbage. The setting is restored afterwards.
-    """
-    old = gc.get_threshold()
-    gc.set_threshold(max(old[0], RUN_GC_THRESHOLD), *old[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
