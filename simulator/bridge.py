@@ -31,6 +31,7 @@ from simulator.net.network import TCPConnection
 from simulator.net.record import Note
 from simulator.nodes.smtp_service import AcceptedMessage, SMTPService
 from simulator.nodes.smtp_session import CLIENT_BATCH
+from simulator.protocol.imap.commands import describe_command as imap_command
 from simulator.protocol.pop3.commands import describe_command as pop3_command
 from simulator.protocol.smtp.commands import describe_command as smtp_command
 from simulator.world import World
@@ -44,9 +45,9 @@ DRAIN_SECONDS = 1.0
 class Listener:
     """A real port in front of one server of the world."""
 
-    name: str  # "smtp", "submission", "pop3": the key in the ready line
+    name: str  # "smtp", "submission", "pop3", "imap": the key in the ready line
     host: str  # the world's server
-    world_port: int  # 25, 587, 110
+    world_port: int  # 25, 587, 110, 143
     port: int  # the real port; 0 = any free one
     protocol: str = "SMTP"  # what the client speaks, for the trace
 
@@ -160,10 +161,15 @@ class RealClient(asyncio.Protocol):
 def _note(line: bytes, protocol: str) -> Note:
     """A line a real client wrote, with what the command means (as far as its verb tells)."""
     text = line.decode("utf-8", "replace").strip()
-    describe = pop3_command if protocol == "POP3" else smtp_command
-    info = describe(text)
+    if protocol == "IMAP":  # "tag COMMAND arguments": the command is the second word
+        words = text.split(maxsplit=2)
+        imap = imap_command(words[1] if len(words) > 1 else text)
+        explain, rfc = imap.explain, imap.rfc
+    else:
+        info = (pop3_command if protocol == "POP3" else smtp_command)(text)
+        explain, rfc = info.explain, info.rfc
     summary = line.decode("utf-8", "replace").rstrip("\r\n")
-    return Note(line, summary[:120], info.explain, info.rfc)
+    return Note(line, summary[:120], explain, rfc)
 
 
 class _Endpoint:

@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--smtp", type=_port, default=0, metavar="P", help="port for SMTP (MX); 0 = any free port")
     serve.add_argument("--submission", type=_port, default=0, metavar="P", help="port for submission; 0 = any free")
     serve.add_argument("--pop3", type=_port, default=0, metavar="P", help="port for POP3 (bob's mailbox); 0 = any free")
+    serve.add_argument("--imap", type=_port, default=0, metavar="P", help="port for IMAP (bob's mailbox); 0 = any free")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1 only)")
     serve.add_argument("--spool", type=Path, metavar="DIR", help="write each accepted message and each delivery to DIR")
     serve.add_argument("--seed", type=int, default=1, help="random seed of the world (default 1)")
@@ -135,6 +136,7 @@ def _serve(args: argparse.Namespace) -> int:
         bridge.Listener("smtp", "mx.example.org", 25, args.smtp),
         bridge.Listener("submission", "smtp.example.com", 587, args.submission),
         bridge.Listener("pop3", "mx.example.org", 110, args.pop3, "POP3"),
+        bridge.Listener("imap", "mx.example.org", 143, args.imap, "IMAP"),
     ]
     try:
         asyncio.run(bridge.serve(world, listeners, host=args.host, spool=args.spool))

@@ -20,9 +20,11 @@ from simulator.mail.store import MailStore, StoredMessage
 from simulator.net.kernel import TIMER, Timer
 from simulator.net.network import Network
 from simulator.nodes.dns_server import Resolver
+from simulator.nodes.imap_service import IMAP_PORT, IMAPListener, IMAPService
 from simulator.nodes.pop3_service import POP3_PORT, POP3Listener, POP3Service
 from simulator.nodes.smtp_service import AcceptedMessage, SMTPService, make_queue_id
 from simulator.nodes.smtp_session import ClientSession, ServerSession, SessionOutcome
+from simulator.protocol.imap.server import ServerConfig as IMAPServerConfig
 from simulator.protocol.pop3.server import ServerConfig as POP3ServerConfig
 from simulator.protocol.smtp.client import LOST_AFTER_DOT, ClientConfig, OutgoingMessage, SMTPClient, status_of
 from simulator.protocol.smtp.events import MailParams, RecipientResult
@@ -81,6 +83,7 @@ class MailServer:
         relay_domains: frozenset[str] = frozenset(),
         schedule: RetrySchedule | None = None,
         pop3: bool = False,
+        imap: bool = False,
     ) -> None:
         self.network, self.name, self.ledger = network, name, ledger
         self.local_domains = frozenset(d.lower() for d in local_domains)
@@ -102,9 +105,15 @@ class MailServer:
             self._listen(SMTP_PORT, ServerConfig(hostname=name, auth_mechanisms=()), relay_domains=relay_domains)
         if submission:  # port 587: AUTH first, then any recipient (RFC 6409)
             self._listen(SUBMISSION_PORT, ServerConfig(hostname=name, auth_requires_tls=False), submission=True)
+        self.imap: IMAPListener | None = None
+        if imap:  # port 143: the users of its own domains read and organise their mail (RFC 3501)
+            imap_service = IMAPService(IMAPServerConfig(hostname=name), self.store, self._local_users())
+            self.imap = IMAPListener(network, imap_service, name)
+            network.listen(name, IMAP_PORT, self.imap)
         self.pop3: POP3Listener | None = None
         if pop3:  # port 110: the users of its own domains read their INBOX (RFC 1939)
             service = POP3Service(POP3ServerConfig(hostname=name, apop=True), self.store, self._local_users())
+            service.on_change = self._mailbox_changed
             self.pop3 = POP3Listener(network, service, name)
             network.listen(name, POP3_PORT, self.pop3)
 
@@ -124,6 +133,11 @@ class MailServer:
         listener = _Listener(self.network, service, self.name)
         self.listeners[port] = listener
         self.network.listen(self.name, port, listener)
+
+    def _mailbox_changed(self, address: str) -> None:
+        """A delivery or a POP3 deletion changed a mailbox: IMAP clients in IDLE hear of it now."""
+        if self.imap is not None:
+            self.imap.service.changed(address)
 
     def _local_users(self) -> dict[str, str]:
         return {a: p for a, p in self.users.items() if a.rpartition("@")[2].lower() in self.local_domains}
@@ -203,6 +217,7 @@ class MailServer:
             duplicate_of=earlier.queue_id if earlier else None,
         )
         self.ledger.update(message_id, address, "delivered", self.name)
+        self._mailbox_changed(address)
         if self.on_deliver is not None:
             self.on_deliver(address, stored)
         if earlier is not None:

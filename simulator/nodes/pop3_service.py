@@ -9,6 +9,7 @@ ends any other way deletes nothing and only releases the lock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from simulator.mail.store import MailStore, StoreError
@@ -33,6 +34,7 @@ class POP3Service:
     store: MailStore
     users: dict[str, str]  # address -> password
     greetings: int = 0  # for the APOP timestamp: unique per greeting (RFC 1939 §7)
+    on_change: Callable[[str], None] | None = None  # told of each user whose INBOX lost messages
 
     def engine(self, now: float) -> POP3Server:
         """A server engine for a new connection, greeting with a fresh APOP timestamp."""
@@ -50,7 +52,9 @@ class POP3Service:
         elif isinstance(event, ev.Commit):
             account = self.store.get(event.user)
             if account is not None and account.maildrop_holder == holder:
-                account.delete_from_maildrop(holder, event.deleted)
+                removed = account.delete_from_maildrop(holder, event.deleted)
+                if removed and self.on_change is not None:
+                    self.on_change(event.user)
         elif isinstance(event, ev.ConnectionClosed) and engine.user is not None:
             account = self.store.get(engine.user)
             if account is not None:

@@ -273,6 +273,7 @@ def build(spec: ScenarioSpec, seed: int) -> World:
             relay_domains=frozenset(server.relay_domains),
             schedule=schedule,
             pop3=server.pop3,
+            imap=server.imap,
         )
     passwords = {u.address.lower(): _password(u) for u in spec.user}
     for client in spec.clients():

@@ -124,6 +124,7 @@ class MailServerHost(_Table):
     relay_domains: list[HostName] = []  # also accept on port 25 for these domains (a backup MX)
     submission_users: list[Address] = []  # users of other domains who may also log in on port 587 here
     pop3: bool = False  # listen on port 110: its users read their INBOX with POP3
+    imap: bool = False  # listen on port 143: its users read and organise their mail with IMAP
 
 
 class DNSHost(_Table):

@@ -58,6 +58,7 @@ class Served:
     smtp: int
     submission: int
     pop3: int
+    imap: int
     spool: Path
     stderr_path: Path
 
@@ -112,8 +113,8 @@ def start_serve(tmp_path: Path) -> Served:
         process.wait()
         pytest.fail(f"smtpsim serve never said it was ready: {exc}; stderr:\n{stderr_path.read_text()}")
     ports = json.loads(line)
-    assert set(ports) == {"smtp", "submission", "pop3"}, ports
-    return Served(process, ports["smtp"], ports["submission"], ports["pop3"], spool, stderr_path)
+    assert set(ports) == {"smtp", "submission", "pop3", "imap"}, ports
+    return Served(process, ports["smtp"], ports["submission"], ports["pop3"], ports["imap"], spool, stderr_path)
 
 
 def require_tool(name: str) -> str:

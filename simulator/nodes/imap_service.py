@@ -1,0 +1,119 @@
+"""The IMAP service of a mailbox server: who may log in, and keeping every session of a mailbox in step.
+
+The engine (simulator.protocol.imap.server) speaks the protocol and works on the
+account it is given at login; this module decides who gets an account and tells
+the other sessions of a user when something changed their mailbox (a delivery,
+another device's STORE or EXPUNGE), so that a client in IDLE hears of it at once
+(RFC 2177) and the others with their next command (RFC 3501 §7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from simulator.mail.store import FlagMode, MailStore
+from simulator.net.network import Network
+from simulator.net.record import Note
+from simulator.nodes.stream import StreamSession
+from simulator.protocol.imap.server import Credentials, IMAPServer, Output, ServerConfig
+
+IMAP_PORT = 143
+SERVER_BATCH = ("The server answers several commands, or sends several updates, in one write.", "RFC 3501 §5.5")
+# RFC 3501 §5.4: an autologout timer of at least 30 minutes (RFC 2177: an IDLE client re-issues IDLE within 29).
+AUTOLOGOUT = 1800.0
+
+
+@dataclass
+class IMAPService:
+    """What a mailbox server decides for its IMAP sessions, and the sessions it has open."""
+
+    config: ServerConfig
+    store: MailStore
+    users: dict[str, str]  # address -> password
+    sessions: list[IMAPServerSession] = field(default_factory=list)
+
+    def handle(self, engine: IMAPServer, event: object) -> None:
+        """Answer a login; the engine handles everything else against the account it was given."""
+        if isinstance(event, Credentials):
+            secret = next((p for a, p in self.users.items() if a.lower() == event.user.lower()), None)
+            account = self.store.get(event.user) if secret is not None and secret == event.password else None
+            if account is None:
+                engine.refuse_login()
+            else:
+                engine.accept_login(account, FlagMode)
+
+    def changed(self, user: str, source: IMAPServerSession | None = None) -> None:
+        """Something changed `user`'s mail: the sessions in IDLE write their updates now (RFC 2177 §3)."""
+        self.sessions = [s for s in self.sessions if not s.done]
+        for session in self.sessions:
+            engine = session.engine
+            if session is source or engine is None or engine.user is None or engine.user.lower() != user.lower():
+                continue
+            if engine.idling and engine.wake():
+                session.flush()
+
+
+class IMAPServerSession(StreamSession):
+    """The server side of one IMAP connection."""
+
+    protocol = "IMAP"
+    batch = SERVER_BATCH
+    timeout = AUTOLOGOUT
+    timeout_note = ("The client said nothing for 30 minutes: the server logs it out.", "RFC 3501 §5.4")
+
+    def __init__(self, network: Network, service: IMAPService, host: str) -> None:
+        super().__init__(network, host, "server")
+        self.service = service
+        self.engine: IMAPServer | None = None
+
+    def _started(self) -> None:
+        self.engine = IMAPServer(self.service.config)
+
+    def _feed(self, data: bytes) -> None:
+        if self.engine is not None:
+            self.engine.now = self.network.kernel.now
+            self.engine.receive_data(data)
+
+    def _react(self) -> None:
+        if self.engine is not None:
+            for event in self.engine.events():
+                self.service.handle(self.engine, event)
+
+    def _notes(self) -> list[Note]:
+        return [_note(o) for o in self.engine.outgoing()] if self.engine is not None else []
+
+    def _engine_closed(self) -> bool:
+        return self.engine is None or self.engine.closed
+
+    def _pump(self) -> None:
+        super()._pump()
+        if self.engine is not None and self.engine.user is not None:
+            self.service.changed(self.engine.user, self)
+
+    def _finished(self, reason: str) -> None:
+        if self.engine is not None:
+            self.engine.close_views()  # the \Recent it held is released (RFC 3501 §2.3.2)
+
+    def flush(self) -> None:
+        """Write what the engine has to say without a command from the client (an IDLE update)."""
+        notes = self._notes()
+        if notes and self.conn is not None:
+            self.network.send(self.conn, "server", notes, self.batch)
+
+
+def _note(output: Output) -> Note:
+    return Note(output.data, output.summary, output.explain, output.rfc)
+
+
+@dataclass
+class IMAPListener:
+    """Makes a server session for each connection to port 143."""
+
+    network: Network
+    service: IMAPService
+    host: str
+
+    def accept(self) -> IMAPServerSession:
+        session = IMAPServerSession(self.network, self.service, self.host)
+        self.service.sessions.append(session)
+        return session
