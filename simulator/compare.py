@@ -19,7 +19,7 @@ from simulator.scenarios.schema import RETRIEVAL_PROFILES, ClientHost, ScenarioS
 from simulator.trace import TraceEvent
 
 RETRIEVAL_PROTOCOLS = ("POP3", "IMAP")
-COMPARED = ("pop3-download-delete", "pop3-leave-on-server")  # what compare_retrieval() runs unless told
+COMPARED = ("pop3-download-delete", "imap")  # what compare_retrieval() runs unless told
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class DeviceResult:
 
     device: str
     shows: tuple[str, ...]  # the subjects of the messages it shows, in order
+    unread: int  # how many of those it shows without \\Seen
     bytes_sent: int
     bytes_received: int
     round_trips: int  # writes it made and waited on
@@ -51,13 +52,13 @@ class Comparison:
     results: tuple[ProfileResult, ...]
 
     def table(self) -> str:
-        header = ("profile", "device", "shows", "on server", "sent", "received", "round trips", "commands")
+        header = ("profile", "device", "shows", "unread", "on server", "sent", "received", "round trips", "commands")
         rows = [header]
         for result in self.results:
             for d in result.devices:
                 rows.append(
                     (
-                        result.profile, d.device, str(len(d.shows)), str(result.left_on_server),
+                        result.profile, d.device, str(len(d.shows)), str(d.unread), str(result.left_on_server),
                         f"{d.bytes_sent} B", f"{d.bytes_received} B", str(d.round_trips), str(d.commands),
                     )
                 )  # fmt: skip

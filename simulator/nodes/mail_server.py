@@ -217,7 +217,6 @@ class MailServer:
             duplicate_of=earlier.queue_id if earlier else None,
         )
         self.ledger.update(message_id, address, "delivered", self.name)
-        self._mailbox_changed(address)
         if self.on_deliver is not None:
             self.on_deliver(address, stored)
         if earlier is not None:
@@ -228,6 +227,7 @@ class MailServer:
                 "dot, so the sender sent it again. SMTP cannot rule this out.",
                 "RFC 1047; RFC 5321 §4.1.1.4",
             )
+            self._mailbox_changed(address)
             return
         self._emit(
             "deliver",
@@ -235,6 +235,7 @@ class MailServer:
             "Final delivery: the server adds Return-Path (the envelope sender) and files the message.",
             "RFC 5321 §4.4",
         )
+        self._mailbox_changed(address)
 
     # --- the queue -------------------------------------------------------------------
 

@@ -285,8 +285,9 @@ def build(spec: ScenarioSpec, seed: int) -> World:
         home = client.reads_at(spec)
         if client.retrieval is not None and home is not None:
             device = MailDevice(
-                net, client.name, user=client.user, password=password, server=home.name, profile=client.retrieval
-            )
+                net, client.name, user=client.user, password=password, server=home.name, profile=client.retrieval,
+                reads=client.reads, idle_for=client.idle_for,
+            )  # fmt: skip
             world.devices[client.name] = device
             for at in client.check_at:
                 world.kernel.schedule(at, device.check_mail)
@@ -344,12 +345,15 @@ def check(sim: Simulation) -> list[str]:
     for i, shown in enumerate(spec.expect_device, 1):
         device = sim.devices[shown.device]
         subjects = [m.subject for m in device.messages.values()]
+        unread = sum(1 for m in device.messages.values() if "\\Seen" not in m.flags)
         if len(subjects) != shown.shows or (shown.subjects is not None and subjects != shown.subjects):
             unmet.append(
                 f"expect_device[{i}]: {shown.device} should show {shown.shows} message(s)"
                 + (f" {shown.subjects}" if shown.subjects is not None else "")
                 + f", it shows {len(subjects)} {subjects}"
             )
+        elif shown.unread is not None and unread != shown.unread:
+            unmet.append(f"expect_device[{i}]: {shown.device} should show {shown.unread} unread, it shows {unread}")
     for i, box in enumerate(spec.expect_mailbox, 1):
         held = len(sim.mailbox(box.address))
         if held != box.holds:

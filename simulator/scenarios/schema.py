@@ -88,7 +88,7 @@ class _Table(BaseModel):
 # --- hosts ------------------------------------------------------------------------------------
 
 
-RETRIEVAL_PROFILES = ("pop3-download-delete", "pop3-leave-on-server")
+RETRIEVAL_PROFILES = ("pop3-download-delete", "pop3-leave-on-server", "imap", "imap-idle")
 
 
 class ClientHost(_Table):
@@ -99,9 +99,11 @@ class ClientHost(_Table):
     role: Literal["client"]
     user: Address  # whose device: a [[user]] with a password
     msa: HostName | None = None  # the mail-server it submits to (port 587, AUTH); none for a device that only reads
-    retrieval: Literal["pop3-download-delete", "pop3-leave-on-server"] | None = None  # how it reads mail
+    retrieval: Literal["pop3-download-delete", "pop3-leave-on-server", "imap", "imap-idle"] | None = None
     mailbox_server: HostName | None = None  # where it reads mail; the mail-server of the user's domain by default
     check_at: list[Annotated[float, Field(ge=0)]] = []  # simulated seconds at which it checks for mail
+    reads: bool = False  # the user reads what it shows between checks (marks it \Seen)
+    idle_for: float = Field(default=600.0, gt=0, le=1740)  # imap-idle: seconds it stays in IDLE (RFC 2177: < 29 min)
 
     def reads_at(self, spec: ScenarioSpec) -> MailServerHost | None:
         """The mail-server this device reads from: the one named, or the one holding the user's domain."""
@@ -286,6 +288,7 @@ class DeviceExpectSpec(_Table):
     device: HostName
     shows: int = Field(ge=0)
     subjects: list[str] | None = None
+    unread: int | None = Field(default=None, ge=0)  # how many of them it shows without \Seen
 
 
 class MailboxExpectSpec(_Table):
@@ -426,8 +429,10 @@ def _check_reader(spec: ScenarioSpec, i: int, host: ClientHost) -> None:
             f"host[{i}].{field_name}",
             f"expected the mail-server holding {domain}'s mailboxes, got {host.mailbox_server or 'none'}",
         )
-    if not server.pop3:
-        raise SpecProblem(f"host[{i}].retrieval", f"{host.retrieval} needs pop3 = true on {server.name}")
+    imap = (host.retrieval or "").startswith("imap")
+    if not (server.imap if imap else server.pop3):
+        needed = "imap" if imap else "pop3"
+        raise SpecProblem(f"host[{i}].retrieval", f"{host.retrieval} needs {needed} = true on {server.name}")
 
 
 def _check_retrieval_expectations(spec: ScenarioSpec) -> None:
@@ -487,13 +492,14 @@ def _check_dns_and_links(spec: ScenarioSpec) -> None:
 
 
 def _check_messages(spec: ScenarioSpec) -> None:
-    senders = [c.user.lower() for c in spec.clients()]
+    senders = [c.user.lower() for c in spec.clients() if c.msa is not None]
     message_ids: dict[str, int] = {}
     for i, message in enumerate(spec.message, 1):
         if message.sender.lower() not in senders:
             raise SpecProblem(
                 f"message[{i}].from",
-                f"expected the user of a client host ({', '.join(senders) or 'there is none'}), got {message.sender!r}",
+                f"expected the user of a client host with an msa ({', '.join(senders) or 'there is none'}), "
+                f"got {message.sender!r}",
             )
         # Outcomes are told apart by Message-ID: two messages with one would be counted as one.
         for value in header_values(message.content(), "Message-ID")[:1]:

@@ -32,7 +32,11 @@ def test_run_json_is_one_object_per_event(capsys: pytest.CaptureFixture[str]) ->
 def test_run_summary_reports_each_recipient(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "basic", "--format", "summary"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out == ["<lunch@laptop.example.com>       bob@example.org          delivered  mx.example.org"]
+    assert out == [
+        "<lunch@laptop.example.com>       bob@example.org          delivered  mx.example.org",
+        "laptop.example.org (imap) shows 0",  # bob's devices check only when asked in this world
+        "phone.example.org (imap) shows 0",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -73,12 +73,34 @@ def test_a_bigger_message_costs_its_octets_each_time_a_device_downloads_it(tmp_p
     assert sorted(t >= 1010 for t in taken) == [False, True]
 
 
+def test_pop3_download_and_delete_leaves_the_phone_empty_while_imap_keeps_both_devices_in_step() -> None:
+    comparison = Simulation.from_scenario("pop3-vs-imap", seed=1).compare_retrieval()
+    pop3, imap = comparison.results
+    assert (pop3.profile, imap.profile) == ("pop3-download-delete", "imap")
+    laptop, phone = pop3.devices
+    assert (laptop.device, len(laptop.shows), phone.device, len(phone.shows)) == (
+        "laptop.example.org",
+        2,
+        "phone.example.org",
+        0,
+    )
+    assert pop3.left_on_server == 0
+    assert [(len(d.shows), d.unread) for d in imap.devices] == [(2, 0), (2, 0)]  # read on the laptop, read on both
+    assert imap.left_on_server == 2
+
+
+def test_a_profile_the_servers_do_not_offer_is_refused() -> None:
+    sim = Simulation.from_scenario("pop3-download-delete", seed=1)
+    with pytest.raises(ValueError, match="imap = true"):
+        sim.compare_retrieval(("imap",))
+
+
 def test_table_has_a_row_per_profile_and_device() -> None:
-    table = Simulation.from_scenario("pop3-download-delete", seed=1).compare_retrieval().table()
+    table = Simulation.from_scenario("pop3-vs-imap", seed=1).compare_retrieval().table()
     lines = table.splitlines()
     assert lines[0].split()[:3] == ["profile", "device", "shows"]
     assert len(lines) == 2 + 4
-    assert any(line.startswith("pop3-leave-on-server") and "phone.example.org" in line for line in lines)
+    assert any(line.startswith("imap") and "phone.example.org" in line for line in lines)
 
 
 def test_an_unknown_profile_is_refused_with_the_known_ones() -> None:

@@ -174,7 +174,8 @@ def test_cli_fault_flag_and_its_errors(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["run", "basic", "--fault", "down:nosuch.example"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["smtpsim: --fault: down: no host named 'nosuch.example'; "
-                   "hosts: laptop.example.com, smtp.example.com, ns.example.net, mx.example.org"]  # fmt: skip
+                   "hosts: laptop.example.com, smtp.example.com, ns.example.net, mx.example.org, "
+                   "laptop.example.org, phone.example.org"]  # fmt: skip
 
 
 # --- conservation ------------------------------------------------------------------------------

@@ -118,6 +118,8 @@ def test_basic_is_the_default_world_of_the_architecture() -> None:
         "smtp.example.com": "192.0.2.25",
         "ns.example.net": "192.0.2.53",
         "mx.example.org": "198.51.100.25",
+        "laptop.example.org": "198.51.100.10",  # bob's laptop and phone read his mail with IMAP
+        "phone.example.org": "198.51.100.11",
     }
     assert world.dns_db.mx == {"example.com": [(10, "smtp.example.com")], "example.org": [(10, "mx.example.org")]}
     assert world.servers["mx.example.org"].users == {"bob@example.org": "builder"}
@@ -130,6 +132,10 @@ def test_basic_is_the_default_world_of_the_architecture() -> None:
         "delivered",
         "mx.example.org",
     )
+    assert {n: d.profile for n, d in sim.devices.items()} == {"laptop.example.org": "imap", "phone.example.org": "imap"}
+    sim.check_mail("phone.example.org")
+    sim.run()
+    assert [m.subject for m in sim.devices["phone.example.org"].messages.values()] == ["Lunch on Friday?"]
 
 
 def test_the_serving_world_is_basic_without_its_message() -> None:
@@ -279,7 +285,7 @@ BAD_FILES = [
         "sender without a client",
         _with('from = "alice@example.com"', 'from = "bob@example.org"'),
         "message[1].from",
-        "expected the user of a client host (alice@example.com), got 'bob@example.org'",
+        "expected the user of a client host with an msa (alice@example.com), got 'bob@example.org'",
     ),
     (
         "expect.message out of range",

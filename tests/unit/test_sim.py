@@ -15,20 +15,24 @@ from simulator.views.jsonl import render_jsonl
 
 
 def observable(sim: Simulation) -> object:
-    """Everything a learner can see: mailboxes, queues, connections, trace length, outcomes."""
+    """Everything a learner can see: mailboxes and flags, queues, connections, devices, trace length, outcomes."""
     world = sim.world
     return (
         len(sim.trace),
         sim.now,
         {
             name: (
-                {a: [(m.uid, m.content) for m in box.messages] for a, box in server.store.mailboxes.items()},
+                {
+                    a: [(m.uid, m.content, box.inbox.flags_of(m.uid)) for m in box.messages]
+                    for a, box in server.store.mailboxes.items()
+                },
                 [(e.queue_id, e.next_attempt, e.attempts, [(r.address, r.status) for r in e.recipients])
                  for e in sim.queue(name)],
             )
             for name, server in world.servers.items()
         },
         sorted((c.id, c.state) for c in world.network.connections.values()),
+        {name: [(m.uid, m.subject, m.flags) for m in d.messages.values()] for name, d in sim.devices.items()},
         sim.outcome(),
     )  # fmt: skip
 
