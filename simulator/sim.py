@@ -43,7 +43,7 @@ from simulator.world import World
 # Old checkpoints are thinned to keep at most MAX_CHECKPOINTS and CHECKPOINT_BYTES in all,
 # so a long run's memory stays bounded; back() then replays a little further. Where
 # checkpoints fall changes only speed, never what happens: replay is deterministic.
-COST_RATIO = 8.0
+COST_RATIO = 10.0
 MIN_STEPS = 50
 MAX_CHECKPOINTS = 12
 CHECKPOINT_BYTES = 256 * 1024 * 1024

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from functools import lru_cache
 
 EPOCH = datetime(2026, 11, 6, 9, 0, tzinfo=UTC)  # datetime.UTC is timezone.utc
 """The wall-clock instant of simulated second 0."""
@@ -40,7 +41,13 @@ def sim_datetime(sim_seconds: float) -> datetime:
 
 def rfc5322_date(sim_seconds: float) -> str:
     """A simulated instant as an RFC 5322 date-time, such as "Fri, 06 Nov 2026 09:00:00 +0000" (§3.3)."""
-    return format_datetime(sim_datetime(sim_seconds))
+    return _date_of_second(int(sim_seconds))
+
+
+@lru_cache(maxsize=256)
+def _date_of_second(second: int) -> str:
+    # The format shows whole seconds, and a busy server stamps many headers in one second.
+    return format_datetime(sim_datetime(second))
 
 
 def fold(line: str, width: int = MAX_LINE) -> list[str]:

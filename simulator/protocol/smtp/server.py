@@ -347,11 +347,11 @@ class SMTPServer:
             return self._hang_up_bare(line)
         command = parse_command(line.content)
         verb = command.verb
-        limit = {
-            "MAIL": self.config.command_line_limit + ESMTP_PARAMETER_ALLOWANCE,
-            "RCPT": self.config.command_line_limit + ESMTP_PARAMETER_ALLOWANCE,
-            "AUTH": AUTH_LINE_LIMIT,
-        }.get(verb, self.config.command_line_limit)
+        limit = self.config.command_line_limit
+        if verb in ("MAIL", "RCPT"):
+            limit += ESMTP_PARAMETER_ALLOWANCE
+        elif verb == "AUTH":
+            limit = AUTH_LINE_LIMIT
         if line.too_long or line.length > limit:
             self._reply(replies.LINE_TOO_LONG)
             return None
