@@ -150,15 +150,22 @@ class Tracer:
     def write(
         self, src: str, dst: str, conn: int | None, protocol: str, notes: list[Note], batch: tuple[str, str]
     ) -> None:
-        if len(notes) == 1:
+        if len(notes) == 1:  # nearly every write: the sharing done inline, as this runs for most events
             only = notes[0]
-            data, summary = self._bytes(only.data), self._text(only.summary)
+            data, summary = only.data, only.summary
+            if len(data) <= SHARED_LENGTH:
+                data = self._octets.setdefault(data, data)
+            if len(summary) <= SHARED_LENGTH:
+                summary = self._texts.setdefault(summary, summary)
+            if len(self._texts) > SHARED_LIMIT or len(self._octets) > SHARED_LIMIT:
+                self._texts.clear()
+                self._octets.clear()
             seq, now = len(self.events), self.clock.now
             self.events.append(
                 TraceEvent(seq, now, "send", src, dst, conn, protocol, data, summary, only.explain, only.rfc)
             )
             return
-        units = tuple(Note(self._bytes(n.data), self._text(n.summary), n.explain, n.rfc) for n in notes)
+        units = tuple([Note(self._bytes(n.data), self._text(n.summary), n.explain, n.rfc) for n in notes])
         data = self._bytes(b"".join(n.data for n in units))
         summary = self._text("; ".join(n.summary for n in units))
         explain, rfc = batch

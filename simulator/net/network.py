@@ -91,6 +91,7 @@ class TCPConnection:
     state: str = "SYN_SENT"  # SYN_SENT, ESTABLISHED, CLOSED
     stalled: bool = False  # a write met a cut link: nothing more gets through
     sides: dict[str, _Half] = field(default_factory=lambda: {"client": _Half(), "server": _Half()})
+    link: Link = field(default_factory=Link)  # the path it runs over (the network's own object)
 
     def peer_of(self, side: str) -> str:
         return "server" if side == "client" else "client"
@@ -164,10 +165,10 @@ class Network:
     def connect(self, client: str, server: str, port: int, endpoint: Endpoint, protocol: str) -> TCPConnection:
         """Open a connection; the endpoint hears connection_made or connection_lost later."""
         self._next_conn += 1
-        conn = TCPConnection(self._next_conn, client, server, port, protocol)
+        link = self.link(client, server)
+        conn = TCPConnection(self._next_conn, client, server, port, protocol, link=link)
         conn.sides["client"].endpoint = endpoint
         self.connections[conn.id] = conn
-        link = self.link(client, server)
         if not self.hosts[client].up:  # a host that is down opens nothing
             self.kernel.schedule(0.0, _lost, endpoint, "this host is down", priority=DELIVERY)
             return conn
@@ -181,7 +182,7 @@ class Network:
     def _syn_arrives(self, conn: TCPConnection) -> None:
         host = self.hosts[conn.server]
         listener = host.listeners.get(conn.port) if host.up else None
-        link = self.link(conn.client, conn.server)
+        link = conn.link
         if listener is None:
             self._tcp_note(conn, "server", "RST (connection refused)", "Nothing listens on that port: refused.")
             self.kernel.schedule(link.latency, self._refused, conn, priority=DELIVERY)
@@ -241,7 +242,7 @@ class Network:
         stops carrying anything, and after TCP's retransmissions give up both sides
         learn that it timed out (as Linux does after tcp_retries2, here much sooner).
         """
-        link = self.link(conn.client, conn.server)
+        link = conn.link
         if conn.stalled:
             return None
         if not link.up:
@@ -318,7 +319,7 @@ class Network:
             "reset", src, dst, conn.id, "TCP", b"", f"{src} resets the connection ({reason})",
             "RST: the connection is torn down at once; anything not yet acknowledged is lost.", RFC_TCP,
         )  # fmt: skip
-        link = self.link(conn.client, conn.server)
+        link = conn.link
         peer = conn.sides[conn.peer_of(side)].endpoint
         if peer is not None:
             self.kernel.schedule(link.latency, _lost, peer, reason, priority=DELIVERY)
