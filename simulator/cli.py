@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from simulator import bridge, faults, scenarios
+from simulator.compare import COMPARED
 from simulator.scenarios import ScenarioError, ScenarioSpec
+from simulator.scenarios.schema import RETRIEVAL_PROFILES
 from simulator.scenarios.worlds import default_world as serving_world
 from simulator.sim import Simulation
 from simulator.views.jsonl import render_jsonl
@@ -71,6 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="compare the outcome with the scenario's [[expect]] tables: exit 1 and say what was not met",
     )
 
+    compare = sub.add_parser("compare", help="run a scenario once per retrieval profile and compare the devices")
+    compare.add_argument("scenario", help="a scenario with devices that read mail, such as pop3-vs-imap")
+    compare.add_argument(
+        "--profiles",
+        type=_profiles,
+        default=COMPARED,
+        metavar="P,P",
+        help=f"retrieval profiles to compare (default: {','.join(COMPARED)}; any of {', '.join(RETRIEVAL_PROFILES)})",
+    )
+    compare.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's, else 1)")
+
     serve = sub.add_parser("serve", help="expose the simulated servers to real clients on 127.0.0.1")
     serve.add_argument("scenario", nargs="?", default="basic", help="the world to serve (default: basic)")
     serve.add_argument("--smtp", type=_port, default=0, metavar="P", help="port for SMTP (MX); 0 = any free port")
@@ -81,6 +94,36 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--spool", type=Path, metavar="DIR", help="write each accepted message and each delivery to DIR")
     serve.add_argument("--seed", type=int, default=1, help="random seed of the world (default 1)")
     return parser
+
+
+def _profiles(text: str) -> tuple[str, ...]:
+    profiles = tuple(p.strip() for p in text.split(",") if p.strip())
+    unknown = [p for p in profiles if p not in RETRIEVAL_PROFILES]
+    if unknown or not profiles:
+        raise argparse.ArgumentTypeError(
+            f"expected retrieval profiles separated by commas ({', '.join(RETRIEVAL_PROFILES)}), got {text!r}"
+        )
+    return profiles
+
+
+def _compare(args: argparse.Namespace) -> int:
+    try:
+        sim = Simulation.from_scenario(args.scenario, seed=args.seed)
+        comparison = sim.compare_retrieval(args.profiles)
+    except ScenarioError as exc:
+        print(f"smtpsim: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except ValueError as exc:  # a profile the scenario's servers do not offer
+        print(f"smtpsim compare: {args.scenario}: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    if not any(r.devices for r in comparison.results):
+        print(
+            f"smtpsim compare: {args.scenario}: no host reads mail (give a client host retrieval = ...)",
+            file=sys.stderr,
+        )
+        return USAGE_ERROR
+    print(comparison.table())
+    return 0
 
 
 def _scenario(name: str) -> ScenarioSpec:
@@ -157,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "run":
         return _run(args)
+    if args.command == "compare":
+        return _compare(args)
     return _serve(args)
 
 

@@ -31,7 +31,7 @@ class DeviceResult:
     unread: int  # how many of those it shows without \\Seen
     bytes_sent: int
     bytes_received: int
-    round_trips: int  # writes it made and waited on
+    round_trips: int  # times it waited on the server: each connection's handshake, and each write
     commands: int  # protocol commands in those writes
 
 
@@ -85,15 +85,25 @@ def with_profile(spec: ScenarioSpec, profile: str) -> ScenarioSpec:
     try:
         return ScenarioSpec.model_validate(changed.model_dump(by_alias=True))
     except ValidationError as exc:
-        problem = exc.errors(include_url=False)[0]
-        raise ValueError(f"{profile} does not fit this scenario: {problem['msg']}") from None
+        problem = str(exc.errors(include_url=False)[0]["msg"]).removeprefix("Value error, ")
+        raise ValueError(f"{profile} does not fit this scenario: {problem}") from None
 
 
 def device_traffic(trace: Sequence[TraceEvent], device: str) -> tuple[int, int, int, int]:
-    """(bytes sent, bytes received, round trips, commands) of a device's retrieval sessions, from the trace."""
+    """(bytes sent, bytes received, round trips, commands) of a device's retrieval sessions, from the trace.
+
+    A round trip is a wait for the server: opening a connection (SYN, then the greeting) and each
+    write of commands, however many it holds; a client that pipelines makes fewer round trips than
+    it sends commands.
+    """
     sent = received = trips = commands = 0
     for event in trace:
-        if event.kind != "send" or event.protocol not in RETRIEVAL_PROTOCOLS:
+        if event.protocol not in RETRIEVAL_PROTOCOLS:
+            continue
+        if event.kind == "connect" and event.src == device:
+            trips += 1
+            continue
+        if event.kind != "send":
             continue
         if event.src == device:
             sent += len(event.data)

@@ -32,6 +32,7 @@ SEEN = "\\Seen"
 # How long an IMAP IDLE device stays connected unless told otherwise (RFC 2177 §3: re-IDLE within 29 minutes).
 IDLE_FOR = 600.0
 CLIENT_BATCH = ("Several commands in one write: the server offered PIPELINING.", "RFC 2449 §6.6")
+IMAP_CLIENT_BATCH = ("Several commands in one write: an IMAP client need not wait between them.", "RFC 3501 §5.5")
 # How long the device waits for each response before it gives up on the server.
 RESPONSE_TIMEOUT = 120.0
 
@@ -205,7 +206,7 @@ class IMAPDeviceSession(StreamSession):
     """The client side of one IMAP session of a device: a sync, or a sync and then IDLE."""
 
     protocol = "IMAP"
-    batch = CLIENT_BATCH
+    batch = IMAP_CLIENT_BATCH
     timeout = RESPONSE_TIMEOUT
     timeout_note = ("No response in time: the mail program gives up and will try at its next check.", "RFC 3501 §5.4")
 

@@ -85,6 +85,12 @@ class IMAPServerSession(StreamSession):
     def _engine_closed(self) -> bool:
         return self.engine is None or self.engine.closed
 
+    def _autologout(self) -> bool:
+        if self.engine is None or self.engine.closed:
+            return False
+        self.engine.autologout()
+        return True
+
     def _pump(self) -> None:
         super()._pump()
         if self.engine is not None and self.engine.user is not None:
@@ -115,5 +121,6 @@ class IMAPListener:
 
     def accept(self) -> IMAPServerSession:
         session = IMAPServerSession(self.network, self.service, self.host)
+        self.service.sessions = [s for s in self.service.sessions if not s.done]
         self.service.sessions.append(session)
         return session

@@ -53,6 +53,8 @@ class POP3Service:
             account = self.store.get(event.user)
             if account is not None and account.maildrop_holder == holder:
                 removed = account.delete_from_maildrop(holder, event.deleted)
+                if len(removed) < len(event.deleted):
+                    engine.not_all_removed()  # another session expunged some of them first
                 if removed and self.on_change is not None:
                     self.on_change(event.user)
         elif isinstance(event, ev.ConnectionClosed) and engine.user is not None:
@@ -118,6 +120,12 @@ class POP3ServerSession(StreamSession):
 
     def _engine_closed(self) -> bool:
         return self.engine is None or self.engine.closed
+
+    def _autologout(self) -> bool:
+        if self.engine is None or self.engine.closed:
+            return False
+        self.engine.autologout()
+        return True
 
 
 @dataclass

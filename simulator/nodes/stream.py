@@ -59,6 +59,10 @@ class StreamSession(ABC):
     def _engine_closed(self) -> bool:
         """Whether the engine has finished its side of the conversation."""
 
+    def _autologout(self) -> bool:
+        """A server that says goodbye to a silent client does so here; True if it did (then it closes)."""
+        return False
+
     def _started(self) -> None:  # noqa: B027 - optional hook
         """The connection is open (the engine may greet)."""
 
@@ -137,6 +141,9 @@ class StreamSession(ABC):
             "timeout", self.host, peer, conn.id if conn else None, self.protocol, b"",
             f"{self.host} gives up on a silent {peer}", explain, rfc,
         )  # fmt: skip
+        if self._autologout():
+            self._pump()  # the goodbye goes out, then FIN
+            return
         if conn is not None:
             self.network.reset(conn, self.side, "timeout")
         self._feed(b"")

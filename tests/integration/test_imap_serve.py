@@ -5,6 +5,7 @@ from __future__ import annotations
 import imaplib
 import json
 import smtplib
+import socket
 import subprocess
 
 import pytest
@@ -40,10 +41,10 @@ def test_imaplib_fetches_flags_and_a_second_session_sees_seen_and_expunge(served
     assert status == "OK"
     assert b"Subject: for imaplib" in data[0][1] and b"Received: from smtp.example.com" in data[0][1]
     assert first.store("1", "+FLAGS", "(\\Seen)")[0] == "OK"
-    # The second session hears of the first one's flag change with its next command.
+    # The second session hears of the first one's flag change, untagged, with its next command.
     second.noop()
-    flags = second.fetch("1", "(FLAGS)")[1]
-    assert b"\\Seen" in b" ".join(f for f in flags if isinstance(f, bytes))
+    typ, told = second.response("FETCH")
+    assert typ == "FETCH" and told[0] is not None and b"\\Seen" in told[0]
     # The first session deletes the message; the second is told EXPUNGE 1.
     first.store("1", "+FLAGS", "(\\Deleted)")
     assert first.expunge() == ("OK", [b"1"])
@@ -68,3 +69,21 @@ def test_curl_lists_searches_and_fetches_over_imap(served: Served) -> None:
     flag = [curl, *auth, "--request", "STORE 1 +FLAGS (\\Flagged)", f"{url}/INBOX"]
     stored = subprocess.run(flag, capture_output=True, check=True, timeout=15)
     assert b"\\Flagged" in stored.stdout
+
+
+def test_a_session_in_idle_is_told_of_new_mail_at_once(served: Served) -> None:
+    with socket.create_connection(("127.0.0.1", served.imap), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        assert reader.readline().startswith(b"* OK ")
+        sock.sendall(b"a LOGIN bob@example.org builder\r\n")
+        assert reader.readline().startswith(b"a OK ")
+        sock.sendall(b"b SELECT INBOX\r\n")
+        selected = [reader.readline() for _ in range(7)]  # FLAGS, PERMANENTFLAGS, EXISTS, RECENT, two OKs, b OK
+        assert selected[-1].startswith(b"b OK [READ-WRITE]"), selected
+        sock.sendall(b"c IDLE\r\n")
+        assert reader.readline() == b"+ idling\r\n"
+        _send_and_wait(served, "while idling")
+        assert reader.readline() == b"* 1 EXISTS\r\n"  # pushed without a command from this client
+        assert reader.readline() == b"* 1 RECENT\r\n"
+        sock.sendall(b"DONE\r\n")
+        assert reader.readline().startswith(b"c OK ")

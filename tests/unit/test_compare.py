@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from simulator.cli import main
 from simulator.compare import device_traffic
 from simulator.sim import Simulation
 
@@ -107,3 +108,34 @@ def test_an_unknown_profile_is_refused_with_the_known_ones() -> None:
     sim = Simulation.from_scenario("pop3-download-delete", seed=1)
     with pytest.raises(ValueError, match="pop3-leave-on-server"):
         sim.compare_retrieval(("carrier-pigeon",))
+
+
+def test_the_compare_command_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", "pop3-vs-imap"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("pop3-download-delete", "laptop.example.org", "2"),
+        ("pop3-download-delete", "phone.example.org", "0"),
+        ("imap", "laptop.example.org", "2"),
+        ("imap", "phone.example.org", "2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["compare", "pop3-vs-imap", "--profiles", "imap,carrier-pigeon"], "--profiles"),
+        (["compare", "pop3-download-delete", "--profiles", "imap"], "imap = true on mx.example.org"),
+        (["compare", "no-such-scenario"], "no-such-scenario"),
+    ],
+)
+def test_the_compare_command_refuses_with_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's refusal of an argument
+        code = int(str(exc.code))
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0]

@@ -8,6 +8,9 @@ import pytest
 
 from simulator import faults
 from simulator.cli import main
+from simulator.mail.store import FlagMode, MailStore
+from simulator.nodes.pop3_service import POP3Service
+from simulator.protocol.pop3.server import ServerConfig
 from simulator.scenarios import check
 from simulator.sim import Simulation
 
@@ -121,3 +124,66 @@ def test_bad_retrieval_settings_exit_2_naming_the_field(
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and where in err and "Traceback" not in err
+
+
+def test_quit_says_err_when_an_imap_session_expunged_a_marked_message_first() -> None:
+    store = MailStore()
+    account = store.create("bob@example.org")
+    for n in (1, 2):
+        account.append(b"Subject: %d\r\n\r\nhello\r\n" % n, 0.0, f"Q{n}")
+    service = POP3Service(ServerConfig(hostname="mx.example.org"), store, {"bob@example.org": "builder"})
+    engine = service.engine(0.0)
+
+    def say(line: bytes) -> list[str]:
+        engine.receive_data(line)
+        for event in engine.events():
+            service.handle(engine, event, "pop3 session")
+        return [o.response.first_line() for o in engine.outgoing()]
+
+    say(b"USER bob@example.org\r\n")
+    assert say(b"PASS builder\r\n") == ["+OK Logged in."]
+    say(b"DELE 1\r\nDELE 2\r\n")
+    imap = account.select("INBOX")  # meanwhile an IMAP client deletes the first message itself
+    imap.store([1], FlagMode.ADD, ["\\Deleted"])
+    imap.expunge()
+    assert say(b"QUIT\r\n") == ["-ERR Some deleted messages not removed."]
+    assert account.messages == [] and account.maildrop_holder is None  # the second went too; the lock is free
+
+
+class _SilentClient:
+    """A client that connects and then never says a word."""
+
+    def __init__(self) -> None:
+        self.received = b""
+        self.closed = False
+
+    def connection_made(self, conn: object, side: str) -> None:
+        pass
+
+    def data_received(self, data: bytes) -> None:
+        self.received += data
+
+    def eof_received(self) -> None:
+        self.closed = True
+
+    def connection_lost(self, reason: str) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize(
+    ("port", "protocol", "goodbye", "after"),
+    [
+        (110, "POP3", b"-ERR Disconnected for inactivity.\r\n", 600),
+        (143, "IMAP", b"* BYE Disconnected for inactivity.\r\n", 1800),
+    ],
+)
+def test_a_silent_client_is_logged_out_with_a_goodbye(port: int, protocol: str, goodbye: bytes, after: float) -> None:
+    sim = Simulation.from_scenario("basic", seed=1)
+    client = _SilentClient()
+    sim.world.network.connect("laptop.example.org", "mx.example.org", port, client, protocol)
+    sim.run()
+    assert client.received.endswith(goodbye) and client.closed
+    (timeout,) = [e for e in sim.trace if e.kind == "timeout"]
+    assert after <= timeout.time < after + 1 and timeout.src == "mx.example.org"
+    said = next(e for e in sim.trace if e.data == goodbye)
+    assert said.time == timeout.time  # the goodbye, then the server closes its side (the client read EOF)

@@ -231,6 +231,14 @@ MESSAGE_TOO_BIG = _no(
     "RFC 3501 §6.3.11; RFC 7889",
     w.LIMIT,
 )
+BYE_LITERAL_TOO_BIG = Response(
+    Status.BYE,
+    "Literal too large, disconnecting.",
+    None,
+    "A non-synchronising literal ({n+}) is on its way whatever the server says; rather than read and "
+    "throw away that many octets, the server hangs up.",
+    "RFC 7888 §4",
+)
 LITERAL_TOO_BIG = _bad(
     "Literal too large.",
     "The announced literal is over the server's limit, so it was refused before any of it was read.",
@@ -254,7 +262,11 @@ EXPUNGE_OK = _ok(
 )
 SEARCH_OK = _ok("Search completed.", "The * SEARCH line lists the matching messages.", "RFC 3501 §6.4.4")
 FETCH_OK = _ok("Fetch completed.", "The * n FETCH lines above hold the data asked for.", "RFC 3501 §6.4.5")
-STORE_OK = _ok("Store completed.", "The flags are changed; FETCH lines show the new ones.", "RFC 3501 §6.4.6")
+STORE_OK = _ok(
+    "Store completed.",
+    "The flags are changed; the FETCH lines before this show the new ones, unless .SILENT asked for none.",
+    "RFC 3501 §6.4.6",
+)
 READ_ONLY_MAILBOX = _no(
     "Mailbox is read-only.", "The mailbox was opened with EXAMINE: nothing may change.", "RFC 3501 §6.3.2"
 )

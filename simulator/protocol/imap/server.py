@@ -458,6 +458,13 @@ class IMAPServer:
             return False
         return self._flush(allow_expunge=True)
 
+    def autologout(self) -> None:
+        """The client was silent past the autologout timer: `* BYE` and close (RFC 3501 §5.4)."""
+        if self._mode is _Mode.CLOSED:
+            return
+        self._status(r.BYE_IDLE_TIMEOUT.untagged(), r.BYE_IDLE_TIMEOUT)
+        self._queued.append(self._close("the client was silent too long"))
+
     def close_views(self) -> None:
         """Deselect the mailbox, if any, so the \\Recent this session held ends (RFC 3501 §2.3.2)."""
         if self.view is not None:
@@ -562,6 +569,9 @@ class IMAPServer:
             )
         elif isinstance(item, LiteralTooLarge):
             self._reject(item.tag, r.LITERAL_TOO_BIG)
+            if not item.synchronizing and self._mode is not _Mode.CLOSED:
+                self._status(r.BYE_LITERAL_TOO_BIG.untagged(), r.BYE_LITERAL_TOO_BIG)
+                self._queued.append(self._close("a non-synchronising literal over the limit"))
         elif isinstance(item, ev.CommandError):
             self._reject(item.tag, r.bad_command(item.text), item.command or "")
         else:
@@ -680,13 +690,14 @@ class IMAPServer:
                 if access.is_recent_update(update):
                     self._write(
                         w.format_untagged(update.count, Atom("RECENT")),
-                        f"{update.count} of the messages are new since a session last looked (\\Recent).",
+                        f"{_count(update.count, 'message is', 'messages are')} new since a session last looked"
+                        " (\\Recent).",
                         "RFC 3501 §7.3.2",
                     )
                 else:
                     self._write(
                         w.format_untagged(update.count, Atom("EXISTS")),
-                        f"The mailbox now holds {update.count} messages.",
+                        f"The mailbox now holds {_count(update.count, 'message', 'messages')}.",
                         "RFC 3501 §7.3.1",
                     )
             elif isinstance(update, access.FlagsUpdate):
@@ -815,12 +826,12 @@ class IMAPServer:
         self._untagged(flags.with_code(w.permanentflags_code(view.permanent_flags)))
         self._write(
             w.format_untagged(view.exists, Atom("EXISTS")),
-            f"The mailbox holds {view.exists} messages.",
+            f"The mailbox holds {_count(view.exists, 'message', 'messages')}.",
             "RFC 3501 §7.3.1",
         )
         self._write(
             w.format_untagged(view.recent_count, Atom("RECENT")),
-            f"{view.recent_count} of them are new to this session (\\Recent).",
+            f"{_count(view.recent_count, 'of them is', 'of them are')} new to this session (\\Recent).",
             "RFC 3501 §7.3.2",
         )
         if view.first_unseen is not None:
@@ -1182,3 +1193,8 @@ class IMAPServer:
 
 
 _CHEAP_ITEMS = (ev.FetchAttribute.UID, ev.FetchAttribute.FLAGS, ev.FetchAttribute.INTERNALDATE)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    """ "1 message", "3 messages": explanations read as sentences."""
+    return f"{n} {one if n == 1 else many}"

@@ -207,6 +207,17 @@ LOGOUT_DELETED = _ok(
     "UPDATE state: the messages marked with DELE are now removed, then the connection closes.",
     "RFC 1939 §6 (QUIT)",
 )
+IDLE_TIMEOUT = _err(
+    "Disconnected for inactivity.",
+    "The client said nothing for 10 minutes: the server closes the session. Nothing marked is deleted.",
+    "RFC 1939 §3",
+)
+NOT_ALL_REMOVED = _err(
+    "Some deleted messages not removed.",
+    "UPDATE state, but some messages marked with DELE could not be removed: another session (an IMAP "
+    "client, say) had already expunged them. The rest are gone and the connection closes.",
+    "RFC 1939 §6 (QUIT)",
+)
 NO_SUCH_MESSAGE = _err(
     "No such message.",
     "Message numbers run from 1 to the count given by STAT, fixed at login.",

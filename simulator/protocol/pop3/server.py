@@ -112,6 +112,7 @@ class POP3Server:
         self._sasl: sasl.ServerMechanism | None = None
         self._maildrop: tuple[ev.MaildropEntry, ...] = ()
         self._deleted: set[int] = set()
+        self._quit_reply: int | None = None  # where QUIT's answer sits in the outbox, until it is taken
         self._reply(replies.greeting(self.config.hostname, self.timestamp))
 
     # --- the host's side ---------------------------------------------------------
@@ -178,6 +179,20 @@ class POP3Server:
             self.state = TRANSITIONS[(self.state, ev.AuthAborted)]
         self._reply(response)
 
+    def autologout(self) -> None:
+        """The client was silent past the autologout timer: -ERR and close, deleting nothing (RFC 1939 §3)."""
+        if self.state is State.CLOSED:
+            return
+        self._reply(replies.IDLE_TIMEOUT, closing=True)
+        self._queued.append(self._close("the client was silent too long: nothing deleted"))
+
+    def not_all_removed(self) -> None:
+        """Called while handling `Commit`: some marked messages were already gone, so QUIT gets -ERR (RFC 1939 §6)."""
+        if self._quit_reply is None or self._quit_reply >= len(self._outbox):
+            raise LocalProtocolError("not_all_removed() belongs to the handling of a Commit")
+        response = replies.NOT_ALL_REMOVED
+        self._outbox[self._quit_reply] = Output(format_response(response), response)
+
     def refuse_locked(self) -> None:
         """Another session holds the maildrop: -ERR [IN-USE] (RFC 1939 §8, RFC 2449 §8.1.2)."""
         self.refuse_login(replies.IN_USE)
@@ -194,6 +209,7 @@ class POP3Server:
     def outgoing(self) -> list[Output]:
         """Take the responses written since the last call, one entry per response."""
         out, self._outbox = self._outbox, []
+        self._quit_reply = None
         return out
 
     def data_to_send(self) -> bytes:
@@ -521,6 +537,7 @@ class POP3Server:
             deleted = self.deleted
             self._queued.append(ev.Commit(self.user or "", deleted))
             self.state = TRANSITIONS[(self.state, ev.Commit)]
+            self._quit_reply = len(self._outbox)  # the node may still turn it into -ERR (not_all_removed)
             self._reply(replies.LOGOUT_DELETED if deleted else replies.LOGOUT, closing=True)
             self._queued.append(self._close("the client said QUIT"))
             return ev.Quit()
