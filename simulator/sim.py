@@ -38,12 +38,14 @@ from simulator.trace import TraceEvent
 from simulator.world import World
 
 # When to checkpoint: once stepping since the last checkpoint has cost COST_RATIO times what
-# the last copy cost, and at least MIN_STEPS apart. So copying takes about 1/COST_RATIO of a
-# run however big the world, and back() replays at most COST_RATIO copies' worth of steps.
+# the last copy cost, and at least MIN_STEPS apart. So copying takes about 1/COST_RATIO of the
+# time, however big the world, and back() replays at most COST_RATIO copies' worth of steps.
+# Stepping by hand wants back() quick; run() wants throughput, and is rarely stepped back far.
 # Old checkpoints are thinned to keep at most MAX_CHECKPOINTS and CHECKPOINT_BYTES in all,
 # so a long run's memory stays bounded; back() then replays a little further. Where
 # checkpoints fall changes only speed, never what happens: replay is deterministic.
-COST_RATIO = 10.0
+COST_RATIO = 4.0  # while stepping with step()
+RUN_COST_RATIO = 10.0  # while run() goes
 MIN_STEPS = 50
 MAX_CHECKPOINTS = 12
 CHECKPOINT_BYTES = 256 * 1024 * 1024
@@ -331,7 +333,7 @@ class Simulation:
     def _account(self, seconds: float) -> None:
         """Count time spent stepping, and checkpoint once it is worth a copy."""
         self._stepping += seconds
-        due = self._stepping >= COST_RATIO * self._copy_cost
+        due = self._stepping >= (RUN_COST_RATIO if self._freezing else COST_RATIO) * self._copy_cost
         if due and self._shown - self._checkpoints[-1].step >= MIN_STEPS:
             self._checkpoint()
 
@@ -363,14 +365,30 @@ class Simulation:
             # Keep the first and the two newest; drop every other one in between.
             middle = checkpoints[1:-2][1::2]
             checkpoints[:] = [checkpoints[0], *middle, *checkpoints[-2:]]
-        self._copy_cost = time.perf_counter() - started
+        # One slow copy (the machine was busy) must not space the next checkpoints far apart,
+        # or back() would replay a long way: the estimate may at most double at a time.
+        measured = time.perf_counter() - started
+        self._copy_cost = min(measured, 2 * self._copy_cost) if self._copy_cost else measured
         self._stepping = 0.0
         if self._freezing:  # what exists now will mostly live on (see run); the young garbage goes first
             gc.collect(1)
             gc.freeze()
 
     def _goto(self, target: int) -> None:
-        """Restore the last checkpoint at or before `target`, then replay to it."""
+        """Restore the last checkpoint at or before `target`, then replay to it.
+
+        The collector is paused meanwhile: unpickling a world makes tens of thousands of objects
+        at once, which would otherwise set off a full collection in the middle of a back().
+        """
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            self._restore_and_replay(target)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _restore_and_replay(self, target: int) -> None:
         while self._checkpoints[-1].step > target:
             self._checkpoints.pop()
         checkpoint = self._checkpoints[-1]
