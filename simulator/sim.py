@@ -128,6 +128,7 @@ class Simulation:
     _actions: list[Action] = field(default_factory=list)
     _checkpoints: list[_Checkpoint] = field(default_factory=list)
     _copy_cost: float = 0.0
+    _copy_rates: list[float] = field(default_factory=list)  # seconds per pickled octet, the last three copies
     _stepping: float = 0.0  # seconds spent stepping since the last checkpoint
     _replaying: bool = False
     _freezing: bool = False  # run() is going: checkpoints freeze what exists (see run)
@@ -365,10 +366,12 @@ class Simulation:
             # Keep the first and the two newest; drop every other one in between.
             middle = checkpoints[1:-2][1::2]
             checkpoints[:] = [checkpoints[0], *middle, *checkpoints[-2:]]
-        # One slow copy (the machine was busy) must not space the next checkpoints far apart,
-        # or back() would replay a long way: the estimate may at most double at a time.
-        measured = time.perf_counter() - started
-        self._copy_cost = min(measured, 2 * self._copy_cost) if self._copy_cost else measured
+        # What a copy costs is its size at the fastest rate seen lately: one slow copy (the
+        # machine was busy) must not space the next checkpoints far apart, or back() would
+        # replay a long way, while a world that grew at once is priced at its new size.
+        rate = (time.perf_counter() - started) / max(len(snapshot), 1)
+        self._copy_rates = [*self._copy_rates[-2:], rate]
+        self._copy_cost = len(snapshot) * min(self._copy_rates)
         self._stepping = 0.0
         if self._freezing:  # what exists now will mostly live on (see run); the young garbage goes first
             gc.collect(1)
