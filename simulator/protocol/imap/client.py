@@ -8,7 +8,7 @@
 
 It reads the greeting, asks CAPABILITY when the greeting did not say, upgrades
 with STARTTLS when configured to (asking CAPABILITY again afterwards, RFC 3501
-§6.2.1), logs in with LOGIN or AUTHENTICATE PLAIN, selects the mailbox and
+§6.2.1), logs in with LOGIN or AUTHENTICATE (any SASL mechanism), selects the mailbox and
 synchronises it the way a mail program does:
 
 1. `UID FETCH 1:* (UID FLAGS)`: what is on the server, and each message's flags.
@@ -34,6 +34,8 @@ parse, or one that breaks the protocol, ends the session with `SessionFailed`.
 from __future__ import annotations
 
 import base64
+import binascii
+import random
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -50,7 +52,7 @@ from simulator.protocol.imap.writers import CRLF, Status, compact_set, encode_as
 from simulator.protocol.values import Value
 
 PROFILES = ("sync", "idle")
-LOGINS = ("login", "sasl-plain")
+LOGINS = ("login", "sasl-plain", "sasl")
 STARTTLS_MODES = ("never", "opportunistic", "required")
 
 # What a mail program fetches of a new message: everything, without setting \Seen (RFC 3501 §6.4.5).
@@ -67,7 +69,11 @@ class ClientConfig:
     Attributes:
         username, password: the account to log in to.
         login: "login" (LOGIN, RFC 3501 §6.2.3) or "sasl-plain" (AUTHENTICATE PLAIN when AUTH=PLAIN
-            is offered, with the initial response on the command line when SASL-IR is, RFC 4959).
+            is offered, with the initial response on the command line when SASL-IR is, RFC 4959), or
+            "sasl" (AUTHENTICATE `sasl_mechanism`, which the server must offer as AUTH=...).
+        sasl_mechanism: for login "sasl": PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256 (RFC 7677), XOAUTH2
+            or OAUTHBEARER (RFC 7628; these send `token`).
+        token: the OAuth 2.0 bearer token for XOAUTH2 and OAUTHBEARER (RFC 6750).
         starttls: "never", "opportunistic" (if CAPABILITY offers STARTTLS) or "required".
         profile: "sync" (synchronise, then LOGOUT) or "idle" (synchronise, then IDLE until `stop()`).
         mailbox: the mailbox to synchronise.
@@ -81,6 +87,8 @@ class ClientConfig:
     username: str = ""
     password: str = field(default="", repr=False)
     login: str = "login"
+    sasl_mechanism: str = "PLAIN"
+    token: str = field(default="", repr=False)
     starttls: str = "never"
     profile: str = "sync"
     mailbox: str = "INBOX"
@@ -92,6 +100,8 @@ class ClientConfig:
     def __post_init__(self) -> None:
         if self.profile not in PROFILES or self.login not in LOGINS or self.starttls not in STARTTLS_MODES:
             raise LocalProtocolError(f"unknown profile, login or starttls mode in {self!r}")
+        if self.sasl_mechanism.upper() not in sasl.CLIENT_MECHANISMS:
+            raise LocalProtocolError(f"no client for SASL mechanism {self.sasl_mechanism}")
 
 
 class ClientState(Enum):
@@ -151,7 +161,7 @@ class TLSReady(Event):
 
 @dataclass(frozen=True)
 class Authenticated(Event):
-    """Logged in; `method` is LOGIN, AUTHENTICATE PLAIN or PREAUTH."""
+    """Logged in; `method` is LOGIN, AUTHENTICATE and the SASL mechanism (AUTHENTICATE PLAIN ...), or PREAUTH."""
 
     user: str
     method: str
@@ -337,8 +347,22 @@ _NOTES: dict[str, CommandInfo] = {
 class IMAPClient:
     """The client side of one IMAP connection, for a device's retrieval profile."""
 
-    def __init__(self, config: ClientConfig | None = None, *, tls: bool = False) -> None:
+    def __init__(
+        self,
+        config: ClientConfig | None = None,
+        *,
+        tls: bool = False,
+        rng: sasl.RandomSource | random.Random | None = None,
+    ) -> None:
+        """Start a session; it begins when the greeting arrives (RFC 3501 §7.1).
+
+        Args:
+            tls: the connection is already TLS (IMAPS, RFC 8314).
+            rng: where the SCRAM client nonce comes from; `secrets` when None.
+        """
         self.config = config or ClientConfig()
+        self._rng = rng
+        self._sasl: sasl.SaslClient | None = None
         self.state = ClientState.GREETING
         self.tls = tls
         self.capabilities: frozenset[str] = frozenset()
@@ -553,15 +577,11 @@ class IMAPClient:
         if pending.segments:
             data, summary = pending.segments.popleft()
             self._write(data, summary, _NOTES["LITERAL"])
-        elif pending.kind == "AUTHENTICATE" and not pending.answered:
-            # RFC 4959 §3: without SASL-IR, the server asks for the initial response with an empty '+'.
-            pending.answered = True
-            self._write(
-                _plain(self.config).encode("ascii") + CRLF, f"(base64 SASL PLAIN response: {HIDDEN})", _NOTES["SASL"]
-            )
         elif pending.kind == "AUTHENTICATE":
-            # PLAIN has one message only; a further challenge is answered with '*', which cancels (RFC 3501 §6.2.2).
-            self._write(b"*" + CRLF, "* (cancel the authentication)", _NOTES["SASL"])
+            # Each challenge gets one base64 line; without SASL-IR the first, empty one asks for the initial
+            # response (RFC 4959 §3). A client that cannot go on answers '*', which cancels (RFC 3501 §6.2.2).
+            pending.answered = True
+            self._sasl_answer(response.text)
         elif pending.kind == "IDLE" and self.state is ClientState.IDLE_REQUESTED:
             if self._stopping or self._new_mail:
                 self._done()
@@ -714,11 +734,15 @@ class IMAPClient:
     def _login(self) -> None:
         self.state = ClientState.AUTHENTICATING
         user = self.config.username
+        if self.config.login == "sasl":
+            mechanism = self.config.sasl_mechanism.upper()
+            if f"AUTH={mechanism}" not in self.capabilities:
+                self._give_up(f"the server does not offer AUTH={mechanism}", None)
+                return
+            self._authenticate(mechanism)
+            return
         if self.config.login == "sasl-plain" and "AUTH=PLAIN" in self.capabilities:
-            words = [b"AUTHENTICATE", b"PLAIN"]
-            if "SASL-IR" in self.capabilities:
-                words.append(_plain(self.config).encode("ascii"))  # RFC 4959 §3: the response on the command line
-            self._command("AUTHENTICATE", words, info=_info("AUTHENTICATE"), secret=2 if len(words) == 3 else None)
+            self._authenticate("PLAIN")
             return
         if "LOGINDISABLED" in self.capabilities:
             reason = "the server forbids LOGIN on this connection (LOGINDISABLED): the password would go in clear"
@@ -727,13 +751,54 @@ class IMAPClient:
         words = [b"LOGIN", encode_astring(user), encode_astring(self.config.password)]
         self._command("LOGIN", words, info=_info("LOGIN"), secret=2)
 
+    def _authenticate(self, mechanism: str) -> None:
+        """AUTHENTICATE, the initial response on the command line when SASL-IR allows (RFC 3501 §6.2.2, RFC 4959)."""
+        try:
+            client = sasl.create_client(
+                mechanism,
+                username=self.config.username,
+                password=self.config.password,
+                token=self.config.token,
+                rng=self._rng,
+            )
+        except sasl.SaslPrepError:
+            client = None
+        if client is None:
+            self._give_up(f"the user name or password cannot be used with {mechanism} (RFC 4013 §2.3)", None)
+            return
+        self._sasl = client
+        words = [b"AUTHENTICATE", mechanism.encode("ascii")]
+        if "SASL-IR" in self.capabilities:
+            initial = client.initial_response()
+            if initial is not None:
+                words.append(sasl.encode(initial).encode("ascii"))  # RFC 4959 §3: '=' is the empty response
+        self._command("AUTHENTICATE", words, info=_info("AUTHENTICATE"), secret=2 if len(words) == 3 else None)
+
+    def _sasl_answer(self, text: str) -> None:
+        client = self._sasl
+        try:
+            if client is None:
+                raise sasl.SaslMalformed("no exchange in progress")
+            challenge = base64.b64decode(text.strip().encode("ascii"), validate=True)
+            answer = base64.b64encode(client.respond(challenge))
+        except (sasl.SaslError, binascii.Error, UnicodeEncodeError):
+            self._write(b"*" + CRLF, "* (cancel the authentication)", _NOTES["SASL"])
+            return
+        self._write(answer + CRLF, f"(base64 SASL {client.name} response: {HIDDEN})", _NOTES["SASL"])
+
     def _on_login(self, pending: _Pending, response: rr.StatusResponse) -> None:
+        client, self._sasl = self._sasl, None
         if not response.ok:
             self._events.append(LoginFailed(response))
             self._give_up("the login was refused", response)
             return
+        if isinstance(client, sasl.ScramSha256Client) and not client.server_verified:
+            # RFC 5802 §5: the session is trusted only once the server proved it knows the secret.
+            self._events.append(LoginFailed(response))
+            self._give_up("the server did not prove that it knows the password (SCRAM ServerSignature)", response)
+            return
         self.authenticated = True
-        method = "AUTHENTICATE PLAIN" if pending.kind == "AUTHENTICATE" else "LOGIN"
+        method = f"AUTHENTICATE {client.name}" if pending.kind == "AUTHENTICATE" and client else "LOGIN"
         self._events.append(Authenticated(self.config.username, method))
         if response.capabilities is None:
             # Capabilities may change once logged in; without a [CAPABILITY] code, ask (RFC 3501 §6.2.3, §7.1).
@@ -960,11 +1025,6 @@ def _display(word: bytes) -> str:
     if word.startswith(b"{"):
         word = word.partition(CRLF)[2]
     return word.decode("utf-8", errors="replace")
-
-
-def _plain(config: ClientConfig) -> str:
-    """The SASL PLAIN message in base64 (RFC 4616 §2)."""
-    return base64.b64encode(sasl.plain_response(config.username, config.password)).decode("ascii")
 
 
 def _union(flags: tuple[str, ...], added: tuple[str, ...]) -> tuple[str, ...]:

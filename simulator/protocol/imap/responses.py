@@ -116,6 +116,12 @@ AUTHENTICATION_FAILED = _no(
     "RFC 3501 §6.2.3; RFC 5530 §3",
     w.AUTHENTICATIONFAILED,
 )
+AUTHENTICATION_UNAVAILABLE = _no(
+    "Temporary authentication failure.",
+    "The server could not check the credentials just now (its user database is unreachable); try again later.",
+    "RFC 3501 §6.2.2; RFC 5530 §3",
+    ResponseCode("UNAVAILABLE"),  # RFC 5530 §3: a temporary failure, try again later
+)
 AUTHENTICATE_ABORTED = _bad(
     "Authentication aborted by client.",
     "The client answered a SASL challenge with '*', which cancels AUTHENTICATE.",

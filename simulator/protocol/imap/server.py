@@ -21,6 +21,7 @@ own code raises LocalProtocolError. Texts follow Dovecot's.
 
 from __future__ import annotations
 
+import random
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -74,7 +75,8 @@ class ServerConfig:
         tls_active: the connection is already TLS (IMAPS on port 993, RFC 8314).
         plaintext_requires_tls: LOGIN and AUTHENTICATE PLAIN/LOGIN only under TLS; before it,
             CAPABILITY says LOGINDISABLED (RFC 3501 §6.2.3, §7.2.1; Dovecot disable_plaintext_auth).
-        sasl_mechanisms: offered as AUTH=...; only those the sasl module implements count.
+        sasl_mechanisms: offered as AUTH=..., in this order; any of `sasl.SASL_SERVERS` (PLAIN, LOGIN,
+            CRAM-MD5, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER).
         max_line: the longest command line in octets, CRLF included.
         max_literal: a literal announced larger than this is refused before it is read (RFC 7888 §4).
         max_bad_commands: consecutive BAD responses before `* BYE` and hanging up; 0 means never.
@@ -133,6 +135,66 @@ class Credentials(Event):
     password: str = field(repr=False)
     mechanism: str | None = None
     authzid: str = ""
+
+
+@dataclass(frozen=True)
+class SecretNeeded(Event):
+    """Needs an answer: CRAM-MD5 or SCRAM-SHA-256 needs this user's stored secret (RFC 2195 §2, RFC 5802 §3).
+
+    The node calls `supply_secret(secret)` (the password, a `sasl.ScramSecret`, or None for
+    "no such user"), or ends AUTHENTICATE with `refuse_login(response)` (e.g.
+    `responses.AUTHENTICATION_UNAVAILABLE`, RFC 5530 §3).
+    """
+
+    tag: str
+    mechanism: str
+    user: str
+    authzid: str = ""
+
+
+@dataclass(frozen=True)
+class TokenCredentials(Event):
+    """Needs an answer: an OAuth 2.0 bearer token from XOAUTH2 or OAUTHBEARER (RFC 7628 §3.1, RFC 6750).
+
+    The node checks the token and calls `accept_token()` (then `SaslVerified` follows) or
+    `refuse_token(status, scope)`: the JSON error goes out as a `+ ` continuation, the client
+    acknowledges, and AUTHENTICATE ends `NO [AUTHENTICATIONFAILED]` (RFC 7628 §3.2.2, §3.2.3, §4.2).
+    """
+
+    tag: str
+    mechanism: str
+    user: str
+    token: str = field(repr=False)
+    host: str = ""
+    port: int | None = None
+
+
+@dataclass(frozen=True)
+class SaslVerified(Event):
+    """Needs an answer: AUTHENTICATE proved who the client is (RFC 3501 §6.2.2).
+
+    The node answers as for `Credentials`: `accept_login(account, flag_mode)` or `refuse_login()`.
+    CRAM-MD5, SCRAM-SHA-256, XOAUTH2 and OAUTHBEARER end here.
+    """
+
+    tag: str
+    mechanism: str
+    user: str
+    authzid: str = ""
+
+
+# Events the node must answer before the engine reads on.
+NEEDS_ANSWER = (Credentials, SecretNeeded, TokenCredentials, SaslVerified)
+Awaiting = Credentials | SecretNeeded | TokenCredentials | SaslVerified
+# What each way a SASL exchange can fail is answered with (RFC 3501 §6.2.2, RFC 5530; Dovecot's texts).
+SASL_FAILURE_RESPONSES: dict[sasl.FailureKind, Response] = {
+    sasl.FailureKind.ABORTED: r.AUTHENTICATE_ABORTED,
+    sasl.FailureKind.BAD_BASE64: r.INVALID_BASE64,
+    sasl.FailureKind.MALFORMED: r.AUTHENTICATION_FAILED,
+    sasl.FailureKind.TOO_LONG: r.AUTHENTICATION_FAILED,
+    sasl.FailureKind.CREDENTIALS: r.AUTHENTICATION_FAILED,
+    sasl.FailureKind.TOKEN: r.AUTHENTICATION_FAILED,
+}
 
 
 @dataclass(frozen=True)
@@ -342,9 +404,16 @@ class IMAPServer:
         bad_in_a_row: consecutive BAD responses, against `config.max_bad_commands`.
     """
 
-    def __init__(self, config: ServerConfig | None = None) -> None:
-        """Greet at once: `* OK [CAPABILITY ...] host ready.` (RFC 3501 §7.1.1)."""
+    def __init__(
+        self, config: ServerConfig | None = None, *, rng: sasl.RandomSource | random.Random | None = None
+    ) -> None:
+        """Greet at once: `* OK [CAPABILITY ...] host ready.` (RFC 3501 §7.1.1).
+
+        Args:
+            rng: where the CRAM-MD5 challenge and SCRAM nonces come from; `secrets` when None.
+        """
         self.config = config or ServerConfig()
+        self._rng = rng
         self.state = State.NOT_AUTHENTICATED
         self.tls = self.config.tls_active
         self.user: str | None = None
@@ -358,9 +427,9 @@ class IMAPServer:
         self._mode = _Mode.COMMAND
         self._outbox: list[Output] = []
         self._queued: deque[Event] = deque()
-        self._awaiting: Credentials | None = None
+        self._awaiting: Awaiting | None = None
         self._eof = False
-        self._sasl: sasl.ServerMechanism | None = None
+        self._sasl: sasl.SaslServer | None = None
         self._sasl_tag = ""
         self._idle_tag = ""
         self._parsed: dict[int, ParsedMessage] = {}
@@ -389,7 +458,9 @@ class IMAPServer:
             if self._plaintext_allowed():
                 caps.extend(f"AUTH={m}" for m in self._mechanisms())
             else:
+                # Mechanisms that never send the password (CRAM-MD5, SCRAM) stay on offer (RFC 3501 §6.2.3).
                 caps.append("LOGINDISABLED")
+                caps.extend(f"AUTH={m}" for m in self._mechanisms() if m not in PLAINTEXT_MECHANISMS)
         return caps
 
     def receive_data(self, data: bytes) -> None:
@@ -404,15 +475,15 @@ class IMAPServer:
     def events(self) -> Iterator[Event]:
         """Process what has arrived, yielding events until more input is needed.
 
-        After a `Credentials` event, answer it before asking for the next one.
+        After an event in NEEDS_ANSWER, answer it before asking for the next one.
         """
         while True:
             if self._awaiting is not None:
-                raise LocalProtocolError("answer the Credentials event first (accept_login or refuse_login)")
+                raise LocalProtocolError(f"answer the {type(self._awaiting).__name__} event first")
             event = self._queued.popleft() if self._queued else self._next_event()
             if event is None:
                 return
-            if isinstance(event, Credentials):
+            if isinstance(event, NEEDS_ANSWER):
                 self._awaiting = event
             yield event
 
@@ -424,6 +495,8 @@ class IMAPServer:
             flag_mode: turns "FLAGS", "+FLAGS" or "-FLAGS" into the store's STORE mode;
                 the store's `FlagMode` enum class does exactly that.
         """
+        if not isinstance(self._awaiting, Credentials | SaslVerified):
+            raise LocalProtocolError("accept_login() answers Credentials or SaslVerified")
         event = self._take_awaiting()
         self.account = account
         self._open = _Binding(account, flag_mode)
@@ -437,9 +510,36 @@ class IMAPServer:
         if response.status is not Status.NO:
             raise LocalProtocolError("a refused login is answered NO")
         event = self._take_awaiting()
+        self._sasl = None
         self._mode = _Mode.COMMAND
         kind = ev.Authenticate if event.mechanism else ev.Login
         self._complete(event.tag, kind.__name__.upper(), response, kind)
+
+    def supply_secret(self, secret: sasl.ScramSecret | str | None) -> None:
+        """Answer `SecretNeeded`: the user's password (or SCRAM `ScramSecret`), None for no such user.
+
+        The mechanism compares digests or proofs; the engine goes on with a `+ ` continuation,
+        a `SaslVerified` event, or `NO [AUTHENTICATIONFAILED]` (RFC 2195 §2, RFC 5802 §5, RFC 3501 §6.2.2).
+        """
+        if not isinstance(self._awaiting, SecretNeeded) or self._sasl is None:
+            raise LocalProtocolError("supply_secret() answers a SecretNeeded event")
+        outcome = sasl.supply_secret(self._sasl, secret)
+        self._awaiting = None
+        self._sasl_outcome(outcome)
+
+    def accept_token(self) -> None:
+        """Answer `TokenCredentials`: the token is good; `SaslVerified` follows (RFC 7628 §3.2.1)."""
+        self._sasl_outcome(sasl.accept_token(self._token_mechanism()))
+
+    def refuse_token(self, status: str = "", scope: str = "") -> None:
+        """Answer `TokenCredentials`: the token is not good; send the JSON error as a `+ ` continuation.
+
+        Args:
+            status: OAUTHBEARER's error code ("invalid_token", "insufficient_scope", RFC 7628
+                §3.2.2, RFC 6750 §3.1), XOAUTH2's HTTP status ("401"); the usual one when "".
+            scope: the scope a good token would need.
+        """
+        self._sasl_outcome(sasl.refuse_token(self._token_mechanism(), status, scope))
 
     def tls_started(self) -> None:
         """The host finished the TLS handshake: what came before is forgotten (RFC 3501 §6.2.1)."""
@@ -524,7 +624,13 @@ class IMAPServer:
         self._sasl = None
         return ConnectionClosed(reason)
 
-    def _take_awaiting(self) -> Credentials:
+    def _token_mechanism(self) -> sasl.SaslServer:
+        if not isinstance(self._awaiting, TokenCredentials) or self._sasl is None:
+            raise LocalProtocolError("accept_token() and refuse_token() answer a TokenCredentials event")
+        self._awaiting = None
+        return self._sasl
+
+    def _take_awaiting(self) -> Awaiting:
         event = self._awaiting
         if event is None:
             raise LocalProtocolError("no login is waiting for an answer")
@@ -588,7 +694,7 @@ class IMAPServer:
         return self.tls or not self.config.plaintext_requires_tls
 
     def _mechanisms(self) -> list[str]:
-        return [m for m in self.config.sasl_mechanisms if m in sasl.SERVER_MECHANISMS]
+        return [m for m in self.config.sasl_mechanisms if m in sasl.SASL_SERVERS]
 
     def _after_login(self) -> list[str]:
         """The capabilities once logged in: Dovecot sends them with the OK so the client need not ask."""
@@ -750,46 +856,47 @@ class IMAPServer:
         if mechanism not in self._mechanisms():
             self._finish(command, r.UNSUPPORTED_MECHANISM)
             return
-        self._sasl = sasl.SERVER_MECHANISMS[mechanism]()
+        server = sasl.create_server(mechanism, hostname=self.config.hostname, rng=self._rng)
+        if server is None:
+            self._finish(command, r.UNSUPPORTED_MECHANISM)
+            return
+        self._sasl = server
         self._sasl_tag = command.tag
         self._mode = _Mode.SASL
-        if command.initial_response is None:
-            self._sasl_step(None, first=True)
-        else:
-            self._sasl_step(command.initial_response, first=True)
+        self._sasl_outcome(server.begin(command.initial_response))
 
     def _sasl_line(self, content: bytes, too_long: bool) -> None:
         if too_long:
             self._sasl_fail(r.bad_command("Error in IMAP command AUTHENTICATE: Too long line."))
             return
-        self._sasl_step(content.decode("ascii", errors="replace"), first=False)
-
-    def _sasl_step(self, response: str | None, *, first: bool) -> None:
-        """One SASL round (RFC 3501 §6.2.2, RFC 4959): a `+` challenge, the Credentials, or a failure."""
         assert self._sasl is not None
-        try:
-            if first:
-                step = self._sasl.start(None if response is None else sasl.decode_response(response))
-            else:
-                step = self._sasl.step(sasl.decode_response(response or ""))
-        except sasl.SaslAborted:
-            self._sasl_fail(r.AUTHENTICATE_ABORTED)
-            return
-        except sasl.SaslDecodeError:
-            self._sasl_fail(r.INVALID_BASE64)
-            return
-        except sasl.SaslError:
-            self._sasl_fail(r.AUTHENTICATION_FAILED)
-            return
-        if isinstance(step, sasl.Challenge):
+        self._sasl_outcome(self._sasl.feed(content.decode("ascii", errors="replace")))
+
+    def _sasl_outcome(self, outcome: sasl.Outcome) -> None:
+        """One SASL round (RFC 3501 §6.2.2, RFC 4959): a `+` challenge, an event for the node, or a failure."""
+        mechanism = self._sasl
+        assert mechanism is not None
+        tag = self._sasl_tag
+        if isinstance(outcome, sasl.Challenge):
             self._continuation(
-                sasl.encode(step.data) if step.data else "",
+                sasl.encode(outcome.data) if outcome.data else "",
                 "A SASL challenge, base64-encoded; the client answers with one base64 line, or '*' to cancel.",
                 "RFC 3501 §6.2.2, §7.5",
             )
-            return
-        mechanism, self._sasl = self._sasl.name, None
-        self._queued.append(Credentials(self._sasl_tag, step.username, step.password, mechanism, step.authzid))
+        elif isinstance(outcome, sasl.Credentials):
+            self._sasl = None
+            self._queued.append(Credentials(tag, outcome.username, outcome.password, mechanism.name, outcome.authzid))
+        elif isinstance(outcome, sasl.SecretRequest):
+            self._queued.append(SecretNeeded(tag, outcome.mechanism, outcome.username, outcome.authzid))
+        elif isinstance(outcome, sasl.BearerCredentials):
+            self._queued.append(
+                TokenCredentials(tag, outcome.mechanism, outcome.username, outcome.token, outcome.host, outcome.port)
+            )
+        elif isinstance(outcome, sasl.Success):
+            self._sasl = None
+            self._queued.append(SaslVerified(tag, mechanism.name, outcome.username, outcome.authzid))
+        else:
+            self._sasl_fail(SASL_FAILURE_RESPONSES[outcome.kind])
 
     def _sasl_fail(self, response: Response) -> None:
         self._sasl = None

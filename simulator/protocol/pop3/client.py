@@ -22,6 +22,9 @@ it cannot parse ends the session.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import random
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -44,7 +47,7 @@ from simulator.protocol.pop3.replies import Response, Status
 from simulator.protocol.pop3.writers import format_command
 
 PROFILES = ("download-and-delete", "leave-on-server")
-LOGINS = ("user", "apop", "sasl-plain")
+LOGINS = ("user", "apop", "sasl-plain", "sasl")
 STLS_MODES = ("never", "opportunistic", "required")
 
 
@@ -55,7 +58,11 @@ class ClientConfig:
     Attributes:
         username, password: the account to log in to.
         login: "user" (USER/PASS), "apop" (APOP when the greeting has a timestamp, else USER/PASS)
-            or "sasl-plain" (AUTH PLAIN with an initial response, RFC 5034 §4).
+            "sasl-plain" (AUTH PLAIN with an initial response, RFC 5034 §4), or "sasl" (AUTH with
+            `sasl_mechanism`).
+        sasl_mechanism: for login "sasl": PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256 (RFC 7677), XOAUTH2
+            or OAUTHBEARER (RFC 7628; these send `token`).
+        token: the OAuth 2.0 bearer token for XOAUTH2 and OAUTHBEARER (RFC 6750).
         stls: "never", "opportunistic" (if CAPA offers STLS) or "required".
         profile: "download-and-delete" or "leave-on-server".
         known_uids: unique-ids already on the device; leave-on-server skips them.
@@ -64,6 +71,8 @@ class ClientConfig:
     username: str = ""
     password: str = field(default="", repr=False)
     login: str = "user"
+    sasl_mechanism: str = "PLAIN"
+    token: str = field(default="", repr=False)
     stls: str = "never"
     profile: str = "download-and-delete"
     known_uids: frozenset[str] = frozenset()
@@ -71,6 +80,8 @@ class ClientConfig:
     def __post_init__(self) -> None:
         if self.profile not in PROFILES or self.login not in LOGINS or self.stls not in STLS_MODES:
             raise LocalProtocolError(f"unknown profile, login or stls mode in {self!r}")
+        if self.sasl_mechanism.upper() not in sasl.CLIENT_MECHANISMS:
+            raise LocalProtocolError(f"no client for SASL mechanism {self.sasl_mechanism}")
 
 
 class ClientState(Enum):
@@ -112,8 +123,22 @@ _MULTILINE = frozenset({"CAPA", "UIDL", "LIST", "RETR"})
 class POP3Client:
     """The client side of one POP3 connection."""
 
-    def __init__(self, config: ClientConfig | None = None, *, tls: bool = False) -> None:
+    def __init__(
+        self,
+        config: ClientConfig | None = None,
+        *,
+        tls: bool = False,
+        rng: sasl.RandomSource | random.Random | None = None,
+    ) -> None:
+        """Start a session; it begins when the greeting arrives (RFC 1939 §4).
+
+        Args:
+            tls: the connection is already TLS (POP3S, RFC 8314).
+            rng: where the SCRAM client nonce comes from; `secrets` when None.
+        """
         self.config = config or ClientConfig()
+        self._rng = rng
+        self._sasl: sasl.SaslClient | None = None
         self.state = ClientState.GREETING
         self.tls = tls
         self.capabilities: dict[str, str] = {}
@@ -259,12 +284,46 @@ class POP3Client:
         if self.config.login == "apop" and self.timestamp:
             self._login_method = "APOP"
             self._command("APOP", user, ev.apop_digest(self.timestamp, password))
-        elif self.config.login == "sasl-plain":
-            self._login_method = "AUTH PLAIN"
-            self._command("AUTH", "PLAIN", sasl.encode(sasl.plain_response(user, password)))
+        elif self.config.login in ("sasl-plain", "sasl"):
+            self._start_sasl("PLAIN" if self.config.login == "sasl-plain" else self.config.sasl_mechanism.upper())
         else:
             self._login_method = "USER"
             self._command("USER", user)
+
+    def _start_sasl(self, mechanism: str) -> None:
+        """AUTH mechanism, with the initial response on the command line when there is one (RFC 5034 §4)."""
+        self._login_method = f"AUTH {mechanism}"
+        try:
+            client = sasl.create_client(
+                mechanism,
+                username=self.config.username,
+                password=self.config.password,
+                token=self.config.token,
+                rng=self._rng,
+            )
+        except sasl.SaslPrepError:
+            client = None
+        if client is None:
+            self._give_up(f"the user name or password cannot be used with {mechanism} (RFC 4013 §2.3)", None)
+            return
+        self._sasl = client
+        initial = client.initial_response()
+        if initial is None:
+            self._command("AUTH", mechanism)
+        else:
+            self._command("AUTH", mechanism, sasl.encode(initial))
+
+    def _sasl_answer(self, text: str) -> tuple[bytes, str]:
+        """The answer to one `+ ` challenge, and its summary; '*' cancels when the client cannot go on."""
+        client = self._sasl
+        try:
+            if client is None:
+                raise sasl.SaslMalformed("no exchange in progress")
+            challenge = base64.b64decode(text.strip().encode("ascii"), validate=True)
+            answer = base64.b64encode(client.respond(challenge))
+        except (sasl.SaslError, binascii.Error, UnicodeEncodeError):
+            return b"*\r\n", "* (cancel the authentication)"
+        return answer + b"\r\n", f"(base64 {client.name} response)"
 
     def _on_user(self, pending: _Pending, response: Response) -> None:
         del pending
@@ -274,14 +333,19 @@ class POP3Client:
             self._login_failed(response)
 
     def _on_login(self, pending: _Pending, response: Response) -> None:
-        if response.status is Status.CONTINUE and pending.verb == "AUTH":
-            # RFC 5034 §4: a server that ignores the initial response asks for it with "+ ".
-            answer = sasl.encode(sasl.plain_response(self.config.username, self.config.password))
-            data = answer.encode("ascii") + b"\r\n"
-            self._send(_Pending("SASL", "(SASL response)"), data, "(base64 SASL response)", commands.SASL_RESPONSE)
+        if response.status is Status.CONTINUE and pending.verb in ("AUTH", "SASL"):
+            # RFC 5034 §4: each challenge gets one base64 line (the first may ask for the initial response).
+            data, summary = self._sasl_answer(response.text)
+            self._send(_Pending("SASL", "(SASL response)"), data, summary, commands.SASL_RESPONSE)
             return
+        client, self._sasl = self._sasl, None
         if not response.ok:
             self._login_failed(response)
+            return
+        if isinstance(client, sasl.ScramSha256Client) and not client.server_verified:
+            # RFC 5802 §5: the session is trusted only once the server proved it knows the secret.
+            self._events.append(ev.LoginFailed(response))
+            self._give_up("the server did not prove that it knows the password (SCRAM ServerSignature)", response)
             return
         self.authenticated = True
         self._events.append(ev.Authenticated(self.config.username, self._login_method))

@@ -95,6 +95,49 @@ class AuthCredentials(Event):
 
 
 @dataclass(frozen=True)
+class SecretNeeded(Event):
+    """Needs an answer: CRAM-MD5 or SCRAM-SHA-256 needs this user's stored secret (RFC 2195 §2, RFC 5802 §3).
+
+    The node calls `supply_secret(secret)` (the password, a `sasl.ScramSecret`, or None for
+    "no such user"), or ends the exchange with `refuse_login(response)` (e.g. a temporary
+    failure, RFC 3206 §4 SYS/TEMP).
+    """
+
+    mechanism: str
+    user: str
+    authzid: str = ""
+
+
+@dataclass(frozen=True)
+class TokenCredentials(Event):
+    """Needs an answer: an OAuth 2.0 bearer token from XOAUTH2 or OAUTHBEARER (RFC 7628 §3.1, RFC 6750).
+
+    The node checks the token and calls `accept_token()` (then `SaslVerified` follows) or
+    `refuse_token(status, scope)`: the JSON error goes out as a `+ ` challenge, the client
+    acknowledges, and the exchange fails with -ERR [AUTH] (RFC 7628 §3.2.2, §3.2.3; RFC 5034 §4).
+    """
+
+    mechanism: str
+    user: str
+    token: str = field(repr=False)
+    host: str = ""
+    port: int | None = None
+
+
+@dataclass(frozen=True)
+class SaslVerified(Event):
+    """Needs an answer: a SASL exchange proved who the client is (RFC 5034 §4).
+
+    The node answers as for any login: `accept_login(maildrop)`, `refuse_locked()` or
+    `refuse_login(...)`. CRAM-MD5, SCRAM-SHA-256, XOAUTH2 and OAUTHBEARER end here.
+    """
+
+    mechanism: str
+    user: str
+    authzid: str = ""
+
+
+@dataclass(frozen=True)
 class AuthAborted(Event):
     """The SASL exchange ended without credentials: cancelled with '*', or malformed."""
 
@@ -211,7 +254,7 @@ class TLSReady(Event):
 @dataclass(frozen=True)
 class Authenticated(Event):
     user: str
-    method: str  # "USER", "APOP" or "AUTH PLAIN"
+    method: str  # "USER", "APOP" or "AUTH " and the SASL mechanism ("AUTH PLAIN", "AUTH SCRAM-SHA-256" ...)
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,11 @@ APOP_DISABLED = _err(
     "The greeting carried no timestamp, so there is nothing to compute an APOP digest from.",
     "RFC 1939 §7 (APOP)",
 )
+AUTH_TEMPORARY = _err(
+    "[SYS/TEMP] Temporary authentication failure.",
+    "The server could not check the credentials just now (its user database is unreachable); try again later.",
+    "RFC 3206 §4, RFC 5034 §4",
+)
 AUTH_ABORTED = _err(
     "Authentication aborted by client.",
     "The client answered the challenge with '*', which cancels the exchange.",

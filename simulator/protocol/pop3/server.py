@@ -20,6 +20,7 @@ our own code raises LocalProtocolError.
 
 from __future__ import annotations
 
+import random
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -45,8 +46,32 @@ from simulator.protocol.pop3.writers import format_response
 # SASL exchanges (RFC 5034 §4) may need longer lines than the 255 octets of RFC 2449 §4; like lenient
 # servers, AUTH and its responses get the 12288 octets SMTP allows (RFC 4954 §4).
 AUTH_LINE_LIMIT = 12288
-# Events the node must answer (accept_login, refuse_login, refuse_locked) before the engine reads on.
-NEEDS_ANSWER = (ev.Credentials, ev.ApopCredentials, ev.AuthCredentials)
+# Events the node must answer before the engine reads on: the logins with accept_login, refuse_login or
+# refuse_locked; SecretNeeded with supply_secret; TokenCredentials with accept_token or refuse_token.
+NEEDS_ANSWER = (
+    ev.Credentials,
+    ev.ApopCredentials,
+    ev.AuthCredentials,
+    ev.SecretNeeded,
+    ev.TokenCredentials,
+    ev.SaslVerified,
+)
+# Login events accept_login() takes, and the row of the state table each follows.
+LOGIN_EVENTS: dict[type[ev.Event], type[ev.Event]] = {
+    ev.Credentials: ev.Credentials,
+    ev.ApopCredentials: ev.ApopCredentials,
+    ev.AuthCredentials: ev.AuthCredentials,
+    ev.SaslVerified: ev.AuthCredentials,
+}
+# What each way a SASL exchange can fail is answered with (RFC 5034 §4, RFC 3206; Dovecot's texts).
+SASL_FAILURE_RESPONSES: dict[sasl.FailureKind, Response] = {
+    sasl.FailureKind.ABORTED: replies.AUTH_ABORTED,
+    sasl.FailureKind.BAD_BASE64: replies.AUTH_BAD_BASE64,
+    sasl.FailureKind.MALFORMED: replies.AUTH_MALFORMED,
+    sasl.FailureKind.TOO_LONG: replies.AUTH_MALFORMED,
+    sasl.FailureKind.CREDENTIALS: replies.AUTH_FAILED,
+    sasl.FailureKind.TOKEN: replies.AUTH_FAILED,
+}
 # SASL mechanisms that carry the password itself, refused before TLS like USER/PASS.
 PLAINTEXT_MECHANISMS = frozenset({"PLAIN", "LOGIN"})
 
@@ -60,7 +85,8 @@ class ServerConfig:
         apop: put an RFC 1939 §7 timestamp in the greeting, so APOP works.
         stls: the host can run TLS, so STLS is offered (RFC 2595).
         tls_active: the connection is already TLS (POP3S on port 995, RFC 8314).
-        sasl_mechanisms: SASL mechanisms offered by AUTH; empty means no AUTH.
+        sasl_mechanisms: SASL mechanisms offered by AUTH, in this order; empty means no AUTH. Any of
+            `sasl.SASL_SERVERS` (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER).
         plaintext_requires_tls: refuse USER/PASS and PLAIN/LOGIN before TLS (RFC 2595 §2.3;
             Dovecot disable_plaintext_auth).
         implementation: the IMPLEMENTATION capability text; "" leaves it out (RFC 2449 §6.9).
@@ -88,14 +114,22 @@ class Output:
 class POP3Server:
     """The server side of one POP3 connection."""
 
-    def __init__(self, config: ServerConfig | None = None, *, timestamp: str | None = None) -> None:
+    def __init__(
+        self,
+        config: ServerConfig | None = None,
+        *,
+        timestamp: str | None = None,
+        rng: sasl.RandomSource | random.Random | None = None,
+    ) -> None:
         """Greet at once.
 
         Args:
             timestamp: the APOP banner timestamp (`replies.apop_timestamp(pid, clock, host)`);
                 the node supplies it since the engine has no clock. Used only with `config.apop`.
+            rng: where the CRAM-MD5 challenge and SCRAM nonces come from; `secrets` when None.
         """
         self.config = config or ServerConfig()
+        self._rng = rng
         self.state = State.AUTHORIZATION
         self.tls = self.config.tls_active
         self.user: str | None = None  # the logged-in user
@@ -109,7 +143,7 @@ class POP3Server:
         self._awaiting: ev.Event | None = None
         self._eof = False
         self._pending_user: str | None = None
-        self._sasl: sasl.ServerMechanism | None = None
+        self._sasl: sasl.SaslServer | None = None
         self._maildrop: tuple[ev.MaildropEntry, ...] = ()
         self._deleted: set[int] = set()
         self._quit_reply: int | None = None  # where QUIT's answer sits in the outbox, until it is taken
@@ -158,13 +192,15 @@ class POP3Server:
 
         The list is fixed for the whole session: message n stays message n (RFC 1939 §5).
         """
+        if type(self._awaiting) not in LOGIN_EVENTS:
+            raise LocalProtocolError("accept_login() answers a login event")
         event = self._take_awaiting()
         for entry in maildrop:
             if not (1 <= len(entry.uid) <= 70 and all("!" <= c <= "~" for c in entry.uid)):
                 raise LocalProtocolError(f"not a valid unique-id (RFC 1939 §7): {entry.uid!r}")
         if len({entry.uid for entry in maildrop}) != len(maildrop):
             raise LocalProtocolError("unique-ids must be unique within a maildrop (RFC 1939 §7)")
-        self.state = TRANSITIONS[(self.state, type(event))]
+        self.state = TRANSITIONS[(self.state, LOGIN_EVENTS[type(event)])]
         self.user = _user_of(event)
         self._maildrop = tuple(maildrop)
         self._deleted = set()
@@ -176,8 +212,35 @@ class POP3Server:
             raise LocalProtocolError("a refusal must be an -ERR response")
         self._take_awaiting()
         if self.state is State.AUTH:
+            self._sasl = None
             self.state = TRANSITIONS[(self.state, ev.AuthAborted)]
         self._reply(response)
+
+    def supply_secret(self, secret: sasl.ScramSecret | str | None) -> None:
+        """Answer `SecretNeeded`: the user's password (or SCRAM `ScramSecret`), None for no such user.
+
+        The mechanism compares digests or proofs; the engine goes on with a `+ ` challenge,
+        a `SaslVerified` event, or -ERR [AUTH] (RFC 2195 §2, RFC 5802 §5, RFC 5034 §4).
+        """
+        if not isinstance(self._awaiting, ev.SecretNeeded) or self._sasl is None:
+            raise LocalProtocolError("supply_secret() answers a SecretNeeded event")
+        outcome = sasl.supply_secret(self._sasl, secret)
+        self._awaiting = None
+        self._after_answer(outcome)
+
+    def accept_token(self) -> None:
+        """Answer `TokenCredentials`: the token is good; `SaslVerified` follows (RFC 7628 §3.2.1)."""
+        self._after_answer(sasl.accept_token(self._token_mechanism()))
+
+    def refuse_token(self, status: str = "", scope: str = "") -> None:
+        """Answer `TokenCredentials`: the token is not good; send the JSON error as a `+ ` challenge.
+
+        Args:
+            status: OAUTHBEARER's error code ("invalid_token", "insufficient_scope", RFC 7628
+                §3.2.2, RFC 6750 §3.1), XOAUTH2's HTTP status ("401"); the usual one when "".
+            scope: the scope a good token would need.
+        """
+        self._after_answer(sasl.refuse_token(self._token_mechanism(), status, scope))
 
     def autologout(self) -> None:
         """The client was silent past the autologout timer: -ERR and close, deleting nothing (RFC 1939 §3)."""
@@ -242,11 +305,22 @@ class POP3Server:
         self._awaiting = None
         return event
 
+    def _token_mechanism(self) -> sasl.SaslServer:
+        if not isinstance(self._awaiting, ev.TokenCredentials) or self._sasl is None:
+            raise LocalProtocolError("accept_token() and refuse_token() answer a TokenCredentials event")
+        self._awaiting = None
+        return self._sasl
+
+    def _after_answer(self, outcome: sasl.Outcome) -> None:
+        event = self._sasl_outcome(outcome)
+        if event is not None:
+            self._queued.append(event)
+
     def _plaintext_allowed(self) -> bool:
         return self.tls or not self.config.plaintext_requires_tls
 
     def _mechanisms(self) -> list[str]:
-        known = [m for m in self.config.sasl_mechanisms if m in sasl.SERVER_MECHANISMS]
+        known = [m for m in self.config.sasl_mechanisms if m in sasl.SASL_SERVERS]
         return [m for m in known if self._plaintext_allowed() or m not in PLAINTEXT_MECHANISMS]
 
     def _reply(self, response: Response, *, closing: bool = False) -> None:
@@ -394,9 +468,15 @@ class POP3Server:
         if mechanism not in self._mechanisms():
             self._reply(replies.AUTH_UNKNOWN_MECHANISM)
             return None
-        self._sasl = sasl.SERVER_MECHANISMS[mechanism]()
+        server = sasl.create_server(mechanism, hostname=self.config.hostname, rng=self._rng)
+        if server is None:
+            self._reply(replies.AUTH_UNKNOWN_MECHANISM)
+            return None
+        self._sasl = server
         self.state = TRANSITIONS[(self.state, ev.Auth)]
-        self._sasl_advance(words[1] if len(words) == 2 else None, first=True)
+        failed = self._sasl_outcome(server.begin(words[1] if len(words) == 2 else None))
+        if failed is not None:
+            self._queued.append(failed)  # told after Auth, which began the exchange
         return ev.Auth(mechanism)
 
     def _read_sasl_line(self) -> ev.Event | _More | None:
@@ -405,26 +485,27 @@ class POP3Server:
             return _MORE
         if line.too_long:
             return self._sasl_fail(replies.LINE_TOO_LONG, "response line too long")
-        return self._sasl_advance(line.content.decode("ascii", errors="replace"), first=False)
-
-    def _sasl_advance(self, response: str | None, *, first: bool) -> ev.Event | None:
-        """Run one SASL step; queue the credentials, or answer with a challenge or an -ERR."""
         assert self._sasl is not None
-        try:
-            if first:
-                step = self._sasl.start(None if response is None else sasl.decode_response(response))
-            else:
-                step = self._sasl.step(sasl.decode_response(response or ""))
-        except sasl.SaslAborted:
-            return self._sasl_fail(replies.AUTH_ABORTED, "cancelled by the client")
-        except sasl.SaslDecodeError:
-            return self._sasl_fail(replies.AUTH_BAD_BASE64, "response not base64")
-        except sasl.SaslError:
-            return self._sasl_fail(replies.AUTH_MALFORMED, "response does not fit the mechanism")
-        if isinstance(step, sasl.Challenge):
-            self._reply(replies.auth_challenge(step.data))
-            return None
-        self._queued.append(ev.AuthCredentials(self._sasl.name, step.username, step.password, step.authzid))
+        return self._sasl_outcome(self._sasl.feed(line.content.decode("ascii", errors="replace")))
+
+    def _sasl_outcome(self, outcome: sasl.Outcome) -> ev.Event | None:
+        """Act on what the mechanism says: a `+ ` challenge, an event for the node, or the -ERR (RFC 5034 §4)."""
+        mechanism = self._sasl
+        assert mechanism is not None
+        if isinstance(outcome, sasl.Challenge):
+            self._reply(replies.auth_challenge(outcome.data))
+        elif isinstance(outcome, sasl.Credentials):
+            self._queued.append(ev.AuthCredentials(mechanism.name, outcome.username, outcome.password, outcome.authzid))
+        elif isinstance(outcome, sasl.SecretRequest):
+            self._queued.append(ev.SecretNeeded(outcome.mechanism, outcome.username, outcome.authzid))
+        elif isinstance(outcome, sasl.BearerCredentials):
+            self._queued.append(
+                ev.TokenCredentials(outcome.mechanism, outcome.username, outcome.token, outcome.host, outcome.port)
+            )
+        elif isinstance(outcome, sasl.Success):
+            self._queued.append(ev.SaslVerified(mechanism.name, outcome.username, outcome.authzid))
+        else:
+            return self._sasl_fail(SASL_FAILURE_RESPONSES[outcome.kind], outcome.reason)
         return None
 
     def _sasl_fail(self, response: Response, reason: str) -> ev.Event:
@@ -557,7 +638,7 @@ def _size(content: bytes) -> int:
 
 
 def _user_of(event: ev.Event) -> str:
-    if isinstance(event, ev.Credentials | ev.ApopCredentials | ev.AuthCredentials):
+    if isinstance(event, ev.Credentials | ev.ApopCredentials | ev.AuthCredentials | ev.SaslVerified):
         return event.user
     raise LocalProtocolError(f"not a login event: {type(event).__name__}")
 

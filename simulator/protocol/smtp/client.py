@@ -18,6 +18,9 @@ makes it raise; a reply it cannot parse ends the session.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import random
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -48,7 +51,9 @@ class ClientConfig:
         chunk_size: octets per BDAT chunk.
         starttls: "never", "opportunistic" (if offered) or "required".
         username, password: authenticate with these when AUTH is offered.
-        auth_mechanisms: preference order among what the server offers.
+        auth_mechanisms: preference order among what the server offers: PLAIN, LOGIN, CRAM-MD5,
+            SCRAM-SHA-256 (RFC 7677), XOAUTH2 or OAUTHBEARER (RFC 7628; these send `token`).
+        token: the OAuth 2.0 bearer token for XOAUTH2 and OAUTHBEARER (RFC 6750).
     """
 
     local_hostname: str = "client.example.com"
@@ -59,6 +64,12 @@ class ClientConfig:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     auth_mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN")
+    token: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.auth_mechanisms if m.upper() not in sasl.CLIENT_MECHANISMS]
+        if unknown:
+            raise LocalProtocolError(f"no client for SASL mechanism(s) {', '.join(unknown)}")
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,13 @@ TOO_BIG = Reply(
     "The server advertised a smaller SIZE, so the client does not even try.",
     "RFC 1870 §4",
 )
+SASL_UNUSABLE = Reply(
+    554,
+    "5.7.0",
+    ("The configured credentials cannot be used with this SASL mechanism",),
+    "The client's own check: SASLprep refuses a character of the user name or password.",
+    "RFC 4013 §2.3, RFC 5802 §2.2",
+)
 TLS_REQUIRED = Reply(
     451,
     "4.7.4",
@@ -186,8 +204,21 @@ class _Transaction:
 class SMTPClient:
     """The client side of one SMTP connection."""
 
-    def __init__(self, config: ClientConfig | None = None, *, tls: bool = False) -> None:
+    def __init__(
+        self,
+        config: ClientConfig | None = None,
+        *,
+        tls: bool = False,
+        rng: sasl.RandomSource | random.Random | None = None,
+    ) -> None:
+        """Start a session; it begins when the greeting arrives (RFC 5321 §3.1).
+
+        Args:
+            tls: the connection is already TLS (implicit TLS, RFC 8314).
+            rng: where the SCRAM client nonce comes from; `secrets` when None.
+        """
         self.config = config or ClientConfig()
+        self._rng = rng
         self.state = ClientState.GREETING
         self.tls = tls
         self.extensions: dict[str, str] = {}
@@ -203,7 +234,7 @@ class SMTPClient:
         self._current: _Transaction | None = None
         self._plan: deque[tuple[_Pending, bytes, bytes]] = deque()
         self._quit_requested = False
-        self._login: sasl.LoginClient | None = None
+        self._sasl: sasl.SaslClient | None = None
 
     # --- the host's side -------------------------------------------------------
 
@@ -370,7 +401,7 @@ class SMTPClient:
         if self.config.username and not self.authenticated and "AUTH" in self.extensions:
             offered = self.extensions["AUTH"].upper().split()
             for mechanism in self.config.auth_mechanisms:
-                if mechanism in offered:
+                if mechanism.upper() in offered:
                     self._start_auth(mechanism)
                     return
         self.state = ClientState.READY
@@ -393,32 +424,51 @@ class SMTPClient:
 
     def _start_auth(self, mechanism: str) -> None:
         self.state = ClientState.AUTH
-        username, password = self.config.username or "", self.config.password or ""
-        if mechanism == "PLAIN":
-            # RFC 4954 §4: the initial response saves a round trip.
-            self._command("AUTH", "AUTH", "PLAIN " + sasl.encode(sasl.plain_response(username, password)))
-        else:
-            self._login = sasl.LoginClient(username, password)
+        mechanism = mechanism.upper()
+        try:
+            client = sasl.create_client(
+                mechanism,
+                username=self.config.username or "",
+                password=self.config.password or "",
+                token=self.config.token or "",
+                rng=self._rng,
+            )
+        except sasl.SaslPrepError:
+            client = None
+        if client is None:
+            self._end_session(f"cannot authenticate with {mechanism}", SASL_UNUSABLE)
+            return
+        self._sasl = client
+        initial = client.initial_response()
+        if initial is None:
             self._command("AUTH", "AUTH", mechanism)
+        else:
+            # RFC 4954 §4: the initial response saves a round trip; '=' stands for an empty one.
+            self._command("AUTH", "AUTH", f"{mechanism} {sasl.encode(initial)}")
 
     def _on_auth(self, pending: _Pending, reply: Reply) -> None:
         del pending
-        if reply.code == 334 and self._login is not None:
+        client = self._sasl
+        if reply.code == 334 and client is not None:
             try:
-                challenge = sasl.decode_response(reply.lines[0])
+                answer = base64.b64encode(client.respond(_challenge(reply.lines[0]))).decode("ascii")
             except sasl.SaslError:
-                challenge = b""
-            answer = sasl.encode(self._login.respond(challenge))
-            data = answer.encode("ascii") + b"\r\n"
+                # RFC 4954 §4: a client that cannot go on (a server it cannot verify) cancels with '*'.
+                answer = "*"
             self._pending.append(_Pending("AUTH", "(SASL response)"))
-            self._write(data, "(base64 SASL response)", commands.SASL_RESPONSE)
+            self._write(answer.encode("ascii") + b"\r\n", f"(base64 {client.name} response)", commands.SASL_RESPONSE)
+        elif reply.code == 235 and _server_unverified(client):
+            # RFC 5802 §5: a SCRAM client trusts the session only once the server proved it knows the secret.
+            self._sasl = None
+            self._events.append(ev.AuthFailed(reply))
+            self._end_session("the server did not prove that it knows the password (SCRAM ServerSignature)", reply)
         elif reply.code == 235:
             self.authenticated = True
-            self._login = None
+            self._sasl = None
             self._events.append(ev.Authenticated(self.config.username or ""))
             self.state = ClientState.READY
         else:
-            self._login = None
+            self._sasl = None
             self._events.append(ev.AuthFailed(reply))
             self._end_session("authentication failed", reply)
 
@@ -700,3 +750,16 @@ _HANDLERS = {
     kind: f"_on_{kind.lower()}"
     for kind in ("EHLO", "HELO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "MESSAGE", "BDAT", "RSET", "QUIT")
 }
+
+
+def _challenge(text: str) -> bytes:
+    """A 334 challenge line decoded; SaslDecodeError when it is not base64 (RFC 4954 §4)."""
+    try:
+        return base64.b64decode(text.strip().encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise sasl.SaslDecodeError("challenge not base64") from exc
+
+
+def _server_unverified(client: sasl.SaslClient | None) -> bool:
+    """A SCRAM exchange that ended before the client checked the server's signature (RFC 5802 §3)."""
+    return isinstance(client, sasl.ScramSha256Client) and not client.server_verified

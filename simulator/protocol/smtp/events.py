@@ -181,6 +181,51 @@ class AuthCredentials(Event):
 
 
 @dataclass(frozen=True)
+class SecretNeeded(Event):
+    """Needs an answer: CRAM-MD5 or SCRAM-SHA-256 needs this user's stored secret (RFC 2195 §2, RFC 5802 §3).
+
+    The node calls `supply_secret(secret)`: the password, a `sasl.ScramSecret` (SCRAM),
+    or None for "no such user", and the mechanism does the arithmetic. Or it ends the
+    exchange with `send(reply)`: 454 4.7.0 when the user database cannot be reached,
+    538 5.7.11 when policy wants TLS first, 535 5.7.8 (RFC 4954 §6).
+    """
+
+    mechanism: str
+    username: str
+    authzid: str = ""
+
+
+@dataclass(frozen=True)
+class TokenCredentials(Event):
+    """Needs an answer: an OAuth 2.0 bearer token from XOAUTH2 or OAUTHBEARER (RFC 7628 §3.1, RFC 6750).
+
+    The node checks the token (issuer, expiry, scope, subject) and calls `accept_token()`
+    (235) or `refuse_token(status, scope)`: the server then sends the JSON error as a 334
+    challenge, the client acknowledges, and the exchange fails with 535 5.7.8 (RFC 7628
+    §3.2.2, §3.2.3). `send(reply)` ends the exchange at once (454 4.7.0, 538 5.7.11).
+    """
+
+    mechanism: str
+    username: str
+    token: str = field(repr=False)
+    host: str = ""
+    port: int | None = None
+
+
+@dataclass(frozen=True)
+class SaslVerified(Event):
+    """A SASL exchange proved who the client is and the server said 235 (RFC 4954 §6).
+
+    For information: CRAM-MD5, SCRAM-SHA-256, XOAUTH2 and OAUTHBEARER end here once the
+    node answered `SecretNeeded` or `TokenCredentials`.
+    """
+
+    mechanism: str
+    username: str
+    authzid: str = ""
+
+
+@dataclass(frozen=True)
 class ConnectionClosed(Event):
     """The connection is over; `reason` says why for the trace."""
 

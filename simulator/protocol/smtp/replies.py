@@ -41,6 +41,7 @@ class Code(IntEnum):
     S521_NO_MAIL = 521
     S530_AUTH_REQUIRED = 530
     S535_AUTH_INVALID = 535
+    S538_ENCRYPTION_REQUIRED = 538
     S550_MAILBOX_UNAVAILABLE = 550
     S551_USER_NOT_LOCAL = 551
     S552_STORAGE_EXCEEDED = 552
@@ -132,6 +133,7 @@ _BY_CODE: dict[int, tuple[str, str]] = {
     521: ("This host does not accept mail.", "RFC 7504 §2"),
     530: ("Authentication (or TLS) is required first.", "RFC 4954 §6"),
     535: ("Authentication credentials invalid.", "RFC 4954 §6"),
+    538: ("Encryption required for the requested authentication mechanism.", "RFC 4954 §6"),
     550: ("Mailbox unavailable: the request was refused for good.", "RFC 5321 §4.2.3"),
     551: ("User not local.", "RFC 5321 §3.4"),
     552: ("Exceeded storage allocation: the message is too big.", "RFC 5321 §4.2.3, RFC 1870"),
@@ -246,6 +248,20 @@ AUTH_FAILED = _reply(
     "5.7.8",
     "Error: authentication failed: authentication failure",
     "Wrong user name or password.",
+    "RFC 4954 §6",
+)
+AUTH_TEMPORARY = _reply(
+    Code.S454_TEMP_AUTH_FAILURE,
+    "4.7.0",
+    "Temporary authentication failure",
+    "The server could not check the credentials just now (its user database is unreachable); try again later.",
+    "RFC 4954 §6",
+)
+AUTH_ENCRYPTION_REQUIRED = _reply(
+    Code.S538_ENCRYPTION_REQUIRED,
+    "5.7.11",
+    "Encryption required for requested authentication mechanism",
+    "This server's policy accepts that mechanism only over an encrypted connection.",
     "RFC 4954 §6",
 )
 AUTH_ABORTED = _reply(

@@ -10,13 +10,16 @@
 
 The engine owns syntax, limits, framing and the order of commands and answers
 those itself, with the texts Postfix uses. The node owns policy: it answers
-MailFrom, RcptTo, Vrfy, AuthCredentials and DataComplete. Nothing the client
+MailFrom, RcptTo, Vrfy, AuthCredentials and DataComplete with send(), SecretNeeded
+with supply_secret() and TokenCredentials with accept_token() or refuse_token()
+(each of the last two may also be ended with send()). Nothing the client
 sends can make this engine raise; misuse by our own code raises
 LocalProtocolError.
 """
 
 from __future__ import annotations
 
+import random
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,7 +42,24 @@ ESMTP_PARAMETER_ALLOWANCE = 26 + 500 + 500
 # Commands a web browser or proxy sends; Postfix's smtpd_forbidden_commands.
 HTTP_VERBS = frozenset({"CONNECT", "GET", "POST", "HEAD", "PUT"})
 # Events the node must answer with send() before the engine reads further.
-NEEDS_REPLY = (ev.MailFrom, ev.RcptTo, ev.Vrfy, ev.AuthCredentials, ev.DataComplete)
+NEEDS_REPLY = (
+    ev.MailFrom,
+    ev.RcptTo,
+    ev.Vrfy,
+    ev.AuthCredentials,
+    ev.SecretNeeded,
+    ev.TokenCredentials,
+    ev.DataComplete,
+)
+# What each way a SASL exchange can fail is answered with (RFC 4954 §4, §6; Postfix's texts).
+SASL_FAILURE_REPLIES: dict[sasl.FailureKind, Reply] = {
+    sasl.FailureKind.ABORTED: replies.AUTH_ABORTED,
+    sasl.FailureKind.BAD_BASE64: replies.AUTH_BAD_BASE64,
+    sasl.FailureKind.MALFORMED: replies.AUTH_FAILED,
+    sasl.FailureKind.TOO_LONG: replies.AUTH_FAILED,
+    sasl.FailureKind.CREDENTIALS: replies.AUTH_FAILED,
+    sasl.FailureKind.TOKEN: replies.AUTH_FAILED,
+}
 
 
 @dataclass(frozen=True)
@@ -55,7 +75,8 @@ class ServerConfig:
         hard_error_limit: errors before the server hangs up with 421 (smtpd_hard_error_limit).
         starttls: the host can run TLS, so STARTTLS is offered.
         tls_active: the connection is already TLS (implicit TLS, RFC 8314).
-        auth_mechanisms: SASL mechanisms offered; empty means no AUTH.
+        auth_mechanisms: SASL mechanisms offered, in this order; empty means no AUTH. Any of
+            `sasl.SASL_SERVERS` (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER).
         auth_requires_tls: offer AUTH only over TLS (Postfix smtpd_tls_auth_only).
     """
 
@@ -100,8 +121,21 @@ class _Chunk:
 class SMTPServer:
     """The server side of one SMTP connection."""
 
-    def __init__(self, config: ServerConfig | None = None, *, greet: bool = True) -> None:
+    def __init__(
+        self,
+        config: ServerConfig | None = None,
+        *,
+        greet: bool = True,
+        rng: sasl.RandomSource | random.Random | None = None,
+    ) -> None:
+        """Start a session; greet at once unless told not to (RFC 5321 §3.1).
+
+        Args:
+            greet: send the 220 greeting now (else call `greet()` later).
+            rng: where the CRAM-MD5 challenge and SCRAM nonces come from; `secrets` when None.
+        """
         self.config = config or ServerConfig()
+        self._rng = rng
         self.state = State.CONNECTED
         self.tls = self.config.tls_active
         self.auth_user: str | None = None
@@ -113,7 +147,7 @@ class SMTPServer:
         self._queued: deque[ev.Event] = deque()
         self._awaiting: ev.Event | None = None
         self._eof = False
-        self._sasl: sasl.ServerMechanism | None = None
+        self._sasl: sasl.SaslServer | None = None
         self._chunk: _Chunk | None = None
         self._keyword_cache: dict[bool, set[str]] = {}
         self._reset_transaction()
@@ -200,10 +234,42 @@ class SMTPServer:
             if reply.positive:
                 self.auth_user = event.username
             self.state = TRANSITIONS[(self.state, ev.AuthCredentials)]
+        elif isinstance(event, ev.SecretNeeded | ev.TokenCredentials):
+            if reply.code < 400:
+                self._awaiting = event
+                raise LocalProtocolError(f"send() ends {type(event).__name__} with a 4xx or 5xx reply only")
+            self._sasl = None
+            self.state = State.READY
         elif isinstance(event, ev.DataComplete):
             self.state = TRANSITIONS[(self.state, ev.DataComplete)]
             self._reset_transaction()
         self._reply(reply)
+
+    def supply_secret(self, secret: sasl.ScramSecret | str | None) -> None:
+        """Answer `SecretNeeded`: the user's password (or SCRAM `ScramSecret`), None for no such user.
+
+        The mechanism compares digests or proofs and the engine answers: 334 with the next
+        challenge, 235 2.7.0, or 535 5.7.8 (RFC 2195 §2, RFC 5802 §5, RFC 4954 §6).
+        """
+        if not isinstance(self._awaiting, ev.SecretNeeded) or self._sasl is None:
+            raise LocalProtocolError("supply_secret() answers a SecretNeeded event")
+        outcome = sasl.supply_secret(self._sasl, secret)
+        self._awaiting = None
+        self._sasl_outcome(outcome)
+
+    def accept_token(self) -> None:
+        """Answer `TokenCredentials`: the token is good, 235 2.7.0 (RFC 7628 §3.2.1, RFC 4954 §6)."""
+        self._sasl_outcome(sasl.accept_token(self._token_mechanism()))
+
+    def refuse_token(self, status: str = "", scope: str = "") -> None:
+        """Answer `TokenCredentials`: the token is not good; send the JSON error as a 334 challenge.
+
+        Args:
+            status: OAUTHBEARER's error code ("invalid_token", "insufficient_scope", RFC 7628
+                §3.2.2, RFC 6750 §3.1), XOAUTH2's HTTP status ("401"); the usual one when "".
+            scope: the scope a good token would need.
+        """
+        self._sasl_outcome(sasl.refuse_token(self._token_mechanism(), status, scope))
 
     def tls_started(self) -> None:
         """The host finished the TLS handshake: start over from EHLO (RFC 3207 §4.2)."""
@@ -239,7 +305,7 @@ class SMTPServer:
             (f"SIZE {c.max_message_size}" if c.max_message_size else "SIZE", True),
             ("VRFY", c.vrfy),
             ("STARTTLS", c.starttls and not self.tls),
-            ("AUTH " + " ".join(c.auth_mechanisms), self._auth_offered()),
+            ("AUTH " + " ".join(self._mechanisms()), self._auth_offered()),
             ("ENHANCEDSTATUSCODES", c.enhanced_status_codes),
             ("8BITMIME", c.eightbitmime),
             ("DSN", c.dsn),
@@ -250,8 +316,17 @@ class SMTPServer:
 
     # --- internals -------------------------------------------------------------
 
+    def _mechanisms(self) -> list[str]:
+        return [m for m in self.config.auth_mechanisms if m.upper() in sasl.SASL_SERVERS]
+
     def _auth_offered(self) -> bool:
-        return bool(self.config.auth_mechanisms) and (self.tls or not self.config.auth_requires_tls)
+        return bool(self._mechanisms()) and (self.tls or not self.config.auth_requires_tls)
+
+    def _token_mechanism(self) -> sasl.SaslServer:
+        if not isinstance(self._awaiting, ev.TokenCredentials) or self._sasl is None:
+            raise LocalProtocolError("accept_token() and refuse_token() answer a TokenCredentials event")
+        self._awaiting = None
+        return self._sasl
 
     def _keywords(self) -> set[str]:
         # The offer changes only with TLS; keep the set for the two cases.
@@ -555,12 +630,15 @@ class SMTPServer:
             self._reply(replies.AUTH_SYNTAX)
             return None
         mechanism = words[0].upper()
-        if mechanism not in self.config.auth_mechanisms or mechanism not in sasl.SERVER_MECHANISMS:
+        server = None
+        if mechanism in (m.upper() for m in self._mechanisms()):
+            server = sasl.create_server(mechanism, hostname=self.config.hostname, rng=self._rng)
+        if server is None:
             self._reply(replies.AUTH_UNKNOWN_MECHANISM)
             return None
-        self._sasl = sasl.SERVER_MECHANISMS[mechanism]()
+        self._sasl = server
         self.state = TRANSITIONS[(self.state, ev.Auth)]
-        self._sasl_advance(words[1] if len(words) == 2 else None, first=True)
+        self._sasl_outcome(server.begin(words[1] if len(words) == 2 else None))
         return ev.Auth(mechanism)
 
     def _read_sasl_line(self) -> ev.Event | _More | None:
@@ -572,30 +650,32 @@ class SMTPServer:
         if line.too_long:
             self._sasl_fail(replies.AUTH_LINE_TOO_LONG)
             return None
-        self._sasl_advance(line.content.decode("ascii", errors="replace"), first=False)
+        assert self._sasl is not None
+        self._sasl_outcome(self._sasl.feed(line.content.decode("ascii", errors="replace")))
         return None
 
-    def _sasl_advance(self, response: str | None, *, first: bool) -> None:
-        """Run one SASL step; queue the credentials event or answer with a challenge."""
-        assert self._sasl is not None
-        try:
-            if first:
-                step = self._sasl.start(None if response is None else sasl.decode_response(response))
-            else:
-                step = self._sasl.step(sasl.decode_response(response or ""))
-        except sasl.SaslAborted:
-            self._sasl_fail(replies.AUTH_ABORTED)
-            return
-        except sasl.SaslDecodeError:
-            self._sasl_fail(replies.AUTH_BAD_BASE64)
-            return
-        except sasl.SaslError:
-            self._sasl_fail(replies.AUTH_FAILED)  # decodes, but is not what the mechanism expects
-            return
-        if isinstance(step, sasl.Challenge):
-            self._reply(replies.auth_challenge(step.data))
+    def _sasl_outcome(self, outcome: sasl.Outcome) -> None:
+        """Act on what the mechanism says: a 334 challenge, an event for the node, 235, or the failure reply."""
+        mechanism = self._sasl
+        assert mechanism is not None
+        if isinstance(outcome, sasl.Challenge):
+            self._reply(replies.auth_challenge(outcome.data))
+        elif isinstance(outcome, sasl.Credentials):
+            self._queued.append(ev.AuthCredentials(mechanism.name, outcome.username, outcome.password, outcome.authzid))
+        elif isinstance(outcome, sasl.SecretRequest):
+            self._queued.append(ev.SecretNeeded(outcome.mechanism, outcome.username, outcome.authzid))
+        elif isinstance(outcome, sasl.BearerCredentials):
+            self._queued.append(
+                ev.TokenCredentials(outcome.mechanism, outcome.username, outcome.token, outcome.host, outcome.port)
+            )
+        elif isinstance(outcome, sasl.Success):
+            self._sasl = None
+            self.auth_user = outcome.username
+            self.state = TRANSITIONS[(self.state, ev.AuthCredentials)]
+            self._reply(replies.AUTH_OK)
+            self._queued.append(ev.SaslVerified(mechanism.name, outcome.username, outcome.authzid))
         else:
-            self._queued.append(ev.AuthCredentials(self._sasl.name, step.username, step.password, step.authzid))
+            self._sasl_fail(SASL_FAILURE_REPLIES[outcome.kind])
 
     def _sasl_fail(self, reply: Reply) -> None:
         self._sasl = None
