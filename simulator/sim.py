@@ -32,6 +32,7 @@ from simulator.mail.queue import QueueEntry
 from simulator.mail.store import StoredMessage
 from simulator.net.kernel import Kernel
 from simulator.nodes.device import SEEN, MailDevice
+from simulator.nodes.tls_channel import LiveTLSError
 from simulator.scenarios.loader import build, load
 from simulator.scenarios.schema import ScenarioSpec
 from simulator.trace import TraceEvent
@@ -51,6 +52,9 @@ MAX_CHECKPOINTS = 12
 CHECKPOINT_BYTES = 256 * 1024 * 1024
 ACCOUNTING_STEPS = 64  # run() reads the clock once per this many steps
 RUN_GC_THRESHOLD = 50_000  # allocations between young-generation collections during run()
+# A world with a TLS connection in progress cannot be pickled (OpenSSL's state is not copyable):
+# the checkpoint is skipped and tried again this many steps later; back() replays from an older one.
+TLS_RETRY_STEPS = 8
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,7 @@ class Simulation:
     _stepping: float = 0.0  # seconds spent stepping since the last checkpoint
     _replaying: bool = False
     _freezing: bool = False  # run() is going: checkpoints freeze what exists (see run)
+    _no_checkpoint_before: int = 0  # a step before which no checkpoint is tried (a TLS connection was live)
 
     def __post_init__(self, loaded: ScenarioSpec | None) -> None:
         self._spec = loaded if loaded is not None else load(self.scenario)
@@ -335,7 +340,7 @@ class Simulation:
         """Count time spent stepping, and checkpoint once it is worth a copy."""
         self._stepping += seconds
         due = self._stepping >= (RUN_COST_RATIO if self._freezing else COST_RATIO) * self._copy_cost
-        if due and self._shown - self._checkpoints[-1].step >= MIN_STEPS:
+        if due and self._shown - self._checkpoints[-1].step >= MIN_STEPS and self._shown >= self._no_checkpoint_before:
             self._checkpoint()
 
     def _due_before(self, until: float) -> bool:
@@ -356,6 +361,13 @@ class Simulation:
         events, tracer.events = tracer.events, []
         try:
             snapshot = pickle.dumps(self._world, protocol=pickle.HIGHEST_PROTOCOL)
+        except LiveTLSError:
+            if not self._checkpoints:
+                raise  # the first checkpoint is taken before anything runs: no TLS can be live yet
+            # Replay makes TLS connections again from an earlier checkpoint (with new keys and
+            # so new ciphertext, which is the one thing outside the simulation's determinism).
+            self._no_checkpoint_before = self._shown + TLS_RETRY_STEPS
+            return
         finally:
             tracer.events = events
         checkpoints = self._checkpoints

@@ -33,7 +33,9 @@ class TraceEvent(Value):
         rfc: where it is specified.
         notes: for a write holding several units (a pipelined batch, a multi-reply
             answer), each unit with its own explanation, in order; empty when the
-            write is one unit, which the event's own fields describe.
+            write is one unit, which the event's own fields describe. For a write of
+            TLS records, `data` is the ciphertext and the notes are the plaintext
+            units inside it (the summary then starts with "[TLS]").
     """
 
     seq: int
@@ -86,6 +88,10 @@ def write_event(
     src, dst, conn, protocol = ends
     if len(notes) == 1:
         only = notes[0]
+        if only.inner:
+            return TraceEvent(
+                seq, time, "send", src, dst, conn, protocol, only.data, only.summary, only.explain, only.rfc, only.inner
+            )
         return TraceEvent(seq, time, "send", src, dst, conn, protocol, only.data, only.summary, only.explain, only.rfc)
     data = b"".join(n.data for n in notes)
     summary = "; ".join(n.summary for n in notes)
@@ -162,7 +168,9 @@ class Tracer:
                 self._octets.clear()
             seq, now = len(self.events), self.clock.now
             self.events.append(
-                TraceEvent(seq, now, "send", src, dst, conn, protocol, data, summary, only.explain, only.rfc)
+                TraceEvent(
+                    seq, now, "send", src, dst, conn, protocol, data, summary, only.explain, only.rfc, only.inner
+                )
             )
             return
         units = tuple([Note(self._bytes(n.data), self._text(n.summary), n.explain, n.rfc) for n in notes])

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from simulator.mail import dns
 from simulator.mail.headers import message_id_of
 from simulator.mail.ledger import Ledger
+from simulator.net.certificates import WorldPKI
 from simulator.net.kernel import Kernel
 from simulator.net.network import Network
 from simulator.nodes.device import MailDevice
@@ -36,6 +37,7 @@ class World:
     devices: dict[str, MailDevice] = field(default_factory=dict)  # devices that read mail, by host name
     faults: list[Interceptor] = field(default_factory=list)  # simulator.faults.Fault instances
     submitted: int = 0
+    pki: WorldPKI | None = None  # the world's CA and host certificates, when some host runs TLS
 
     def submit(self, sender: str, recipients: list[str], content: bytes, at: float | None) -> str:
         """The sender's mail client submits a message (now, or at simulated time `at`)."""

@@ -15,15 +15,26 @@ from simulator.protocol.values import Value
 
 @dataclass(frozen=True, slots=True)
 class Note(Value):
-    """One protocol unit inside a write (a command, a reply, a message body) and what it means."""
+    """One protocol unit inside a write (a command, a reply, a message body) and what it means.
+
+    A write of TLS records (RFC 8446 §5.2) is one note whose `data` is the ciphertext on the
+    wire and whose `inner` holds the plaintext units it carries, each with its own meaning:
+    what the two ends read, while an observer on the link sees only `data`.
+    """
 
     data: bytes
     summary: str
     explain: str
     rfc: str
+    inner: tuple[Note, ...] = ()
 
-    def to_dict(self) -> dict[str, str]:
-        return {**data_field(self.data), "summary": self.summary, "explain": self.explain, "rfc": self.rfc}
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            **data_field(self.data), "summary": self.summary, "explain": self.explain, "rfc": self.rfc,
+        }  # fmt: skip
+        if self.inner:
+            out["inner"] = [n.to_dict() for n in self.inner]
+        return out
 
 
 def data_field(data: bytes) -> dict[str, str]:

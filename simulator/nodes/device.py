@@ -20,6 +20,7 @@ from simulator.net.record import Note
 from simulator.nodes.imap_service import IMAP_PORT
 from simulator.nodes.pop3_service import POP3_PORT
 from simulator.nodes.stream import StreamSession
+from simulator.nodes.tls_channel import ClientTLS
 from simulator.protocol.imap import client as imap_ev
 from simulator.protocol.imap.client import ClientConfig as IMAPClientConfig
 from simulator.protocol.imap.client import ClientState as IMAPClientState
@@ -65,16 +66,20 @@ class MailDevice:
         reads: the user reads what the device shows between checks: the device marks it
             \\Seen (on the server too, with IMAP, at the next check).
         idle_for: with "imap-idle", how long the device stays connected in IDLE.
+        starttls: "never", "opportunistic" or "required": upgrade with STLS (POP3, RFC 2595 §4)
+            or STARTTLS (IMAP, RFC 3501 §6.2.1) before logging in.
+        tls: the world's PKI and whether the certificate is checked; None where no server offers TLS.
     """
 
     def __init__(
         self, network: Network, name: str, *, user: str, password: str, server: str, profile: str,
-        reads: bool = False, idle_for: float = IDLE_FOR,
+        reads: bool = False, idle_for: float = IDLE_FOR, starttls: str = "never", tls: ClientTLS | None = None,
     ) -> None:  # fmt: skip
         if profile not in PROFILES:
             raise ValueError(f"unknown retrieval profile {profile!r}; expected one of {', '.join(PROFILES)}")
         self.network, self.name, self.user, self.password = network, name, user, password
         self.server, self.profile, self.reads, self.idle_for = server, profile, reads, idle_for
+        self.starttls, self.tls = starttls, tls  # STLS / STARTTLS before login (RFC 2595 §4, RFC 3501 §6.2.1)
         self.messages: dict[str, DeviceMessage] = {}  # by the server's unique id, in arrival order
         self.reports: list[RetrievalReport] = []
         self.uidvalidity: int | None = None  # IMAP: the mailbox's UIDVALIDITY the device's UIDs belong to
@@ -107,6 +112,7 @@ class MailDevice:
             password=self.password,
             profile="leave-on-server" if leave else "download-and-delete",
             known_uids=frozenset(self.messages) if leave else frozenset(),
+            stls=self.starttls,
         )
 
     def _imap_config(self) -> IMAPClientConfig:
@@ -119,6 +125,7 @@ class MailDevice:
             uidvalidity=self.uidvalidity,
             known=known,
             set_flags=unread_here,
+            starttls=self.starttls,
         )
 
     def _read_all(self) -> None:
@@ -170,9 +177,10 @@ class POP3DeviceSession(StreamSession):
     batch = CLIENT_BATCH
     timeout = RESPONSE_TIMEOUT
     timeout_note = ("No response in time: the mail program gives up and will try at its next check.", "RFC 1939 §3")
+    starttls_rfc = "RFC 2595 §4"
 
     def __init__(self, network: Network, device: MailDevice, engine: POP3Client, report: RetrievalReport) -> None:
-        super().__init__(network, device.name, "client")
+        super().__init__(network, device.name, "client", tls=device.tls)
         self.device, self.engine, self.report = device, engine, report
 
     def arm(self) -> None:
@@ -191,6 +199,14 @@ class POP3DeviceSession(StreamSession):
                 self.report.deleted = len(event.deleted)
             elif isinstance(event, ev.SessionFailed):
                 self.report.failure = event.reason
+            elif isinstance(event, ev.TLSReady):
+                self._wants_tls = True
+
+    def _tls_started(self) -> None:
+        self.engine.tls_started()
+
+    def _tls_failed(self, reason: str) -> None:
+        self.report.failure = f"TLS handshake failed: {reason}"
 
     def _notes(self) -> list[Note]:
         return [Note(o.data, o.summary, o.explain, o.rfc) for o in self.engine.outgoing()]
@@ -209,9 +225,10 @@ class IMAPDeviceSession(StreamSession):
     batch = IMAP_CLIENT_BATCH
     timeout = RESPONSE_TIMEOUT
     timeout_note = ("No response in time: the mail program gives up and will try at its next check.", "RFC 3501 §5.4")
+    starttls_rfc = "RFC 3501 §6.2.1"
 
     def __init__(self, network: Network, device: MailDevice, engine: IMAPClient, report: RetrievalReport) -> None:
-        super().__init__(network, device.name, "client")
+        super().__init__(network, device.name, "client", tls=device.tls)
         self.device, self.engine, self.report = device, engine, report
         self._stop: Timer | None = None
 
@@ -244,6 +261,8 @@ class IMAPDeviceSession(StreamSession):
                     device.forget(str(uid))
             elif isinstance(event, imap_ev.SessionFailed):
                 self.report.failure = event.reason
+            elif isinstance(event, imap_ev.TLSReady):
+                self._wants_tls = True
             elif isinstance(event, imap_ev.Idling) and self._stop is None:
                 self._stop = self.network.kernel.schedule(device.idle_for, self._leave)
                 _report(self.network, device, self.report, "")  # what it shows once in step, before it waits
@@ -254,6 +273,12 @@ class IMAPDeviceSession(StreamSession):
         elif self._timer is not None:  # in IDLE, silence is what the device is waiting for
             self._timer.cancel()
             self._timer = None
+
+    def _tls_started(self) -> None:
+        self.engine.tls_started()
+
+    def _tls_failed(self, reason: str) -> None:
+        self.report.failure = f"TLS handshake failed: {reason}"
 
     def _leave(self) -> None:
         """Time to stop idling: DONE, then LOGOUT (RFC 2177 §3)."""

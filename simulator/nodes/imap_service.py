@@ -15,7 +15,8 @@ from simulator.mail.store import FlagMode, MailStore
 from simulator.net.network import Network
 from simulator.net.record import Note
 from simulator.nodes.stream import StreamSession
-from simulator.protocol.imap.server import Credentials, IMAPServer, Output, ServerConfig
+from simulator.nodes.tls_channel import ServerTLS
+from simulator.protocol.imap.server import Credentials, IMAPServer, Output, ServerConfig, StartTLS
 
 IMAP_PORT = 143
 SERVER_BATCH = ("The server answers several commands, or sends several updates, in one write.", "RFC 3501 §5.5")
@@ -31,6 +32,7 @@ class IMAPService:
     store: MailStore
     users: dict[str, str]  # address -> password
     sessions: list[IMAPServerSession] = field(default_factory=list)
+    tls: ServerTLS | None = None  # the certificate presented after STARTTLS (RFC 3501 §6.2.1); None: no TLS
 
     def handle(self, engine: IMAPServer, event: object) -> None:
         """Answer a login; the engine handles everything else against the account it was given."""
@@ -60,9 +62,10 @@ class IMAPServerSession(StreamSession):
     batch = SERVER_BATCH
     timeout = AUTOLOGOUT
     timeout_note = ("The client said nothing for 30 minutes: the server logs it out.", "RFC 3501 §5.4")
+    starttls_rfc = "RFC 3501 §6.2.1"
 
     def __init__(self, network: Network, service: IMAPService, host: str) -> None:
-        super().__init__(network, host, "server")
+        super().__init__(network, host, "server", tls=service.tls)
         self.service = service
         self.engine: IMAPServer | None = None
 
@@ -77,7 +80,13 @@ class IMAPServerSession(StreamSession):
     def _react(self) -> None:
         if self.engine is not None:
             for event in self.engine.events():
+                if isinstance(event, StartTLS):
+                    self._wants_tls = True
                 self.service.handle(self.engine, event)
+
+    def _tls_started(self) -> None:
+        if self.engine is not None:
+            self.engine.tls_started()
 
     def _notes(self) -> list[Note]:
         return [_note(o) for o in self.engine.outgoing()] if self.engine is not None else []
@@ -102,9 +111,7 @@ class IMAPServerSession(StreamSession):
 
     def flush(self) -> None:
         """Write what the engine has to say without a command from the client (an IDLE update)."""
-        notes = self._notes()
-        if notes and self.conn is not None:
-            self.network.send(self.conn, "server", notes, self.batch)
+        self._write(self._notes())
 
 
 def _note(output: Output) -> Note:

@@ -12,6 +12,7 @@ from functools import partial
 from simulator.mail.ledger import Ledger
 from simulator.net.network import Network
 from simulator.nodes.smtp_session import ClientSession, SessionOutcome
+from simulator.nodes.tls_channel import ClientTLS
 from simulator.protocol.smtp.client import ClientConfig, OutgoingMessage, SMTPClient
 
 SUBMISSION_PORT = 587
@@ -20,16 +21,35 @@ MAX_TRIES = 10
 
 
 class MailClient:
-    def __init__(self, network: Network, name: str, *, msa: str, username: str, password: str, ledger: Ledger) -> None:
+    """A user's mail program submitting to its MSA.
+
+    Args:
+        starttls: "never", "opportunistic" (if offered) or "required" (RFC 3207 §4; a mail
+            program that requires it refuses to log in or send in clear, RFC 8314 §3.3).
+        tls: the world's PKI and whether the certificate is checked; None in a world where no server
+            offers STARTTLS (the mode then only decides whether the client goes on in clear).
+    """
+
+    def __init__(
+        self, network: Network, name: str, *, msa: str, username: str, password: str, ledger: Ledger,
+        starttls: str = "never", tls: ClientTLS | None = None,
+    ) -> None:  # fmt: skip
         self.network, self.name, self.msa, self.ledger = network, name, msa, ledger
         self.username, self.password = username, password
+        self.starttls = starttls
+        self.tls = tls
 
     def submit(self, message_id: str, message: OutgoingMessage, tries: int = 1) -> None:
         """Open a session to the MSA and hand the message over."""
-        engine = SMTPClient(ClientConfig(local_hostname=self.name, username=self.username, password=self.password))
+        config = ClientConfig(
+            local_hostname=self.name, username=self.username, password=self.password, starttls=self.starttls
+        )
+        engine = SMTPClient(config)
         engine.send_message(message)
         engine.quit()
-        session = ClientSession(self.network, engine, self.name, partial(self._done, message_id, message, tries))
+        session = ClientSession(
+            self.network, engine, self.name, partial(self._done, message_id, message, tries), tls=self.tls
+        )
         session.start(self.msa, SUBMISSION_PORT)
 
     def _done(self, message_id: str, message: OutgoingMessage, tries: int, outcome: SessionOutcome) -> None:

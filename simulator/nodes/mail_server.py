@@ -24,6 +24,7 @@ from simulator.nodes.imap_service import IMAP_PORT, IMAPListener, IMAPService
 from simulator.nodes.pop3_service import POP3_PORT, POP3Listener, POP3Service
 from simulator.nodes.smtp_service import AcceptedMessage, SMTPService, make_queue_id
 from simulator.nodes.smtp_session import ClientSession, ServerSession, SessionOutcome
+from simulator.nodes.tls_channel import ClientTLS, ServerTLS
 from simulator.protocol.imap.server import ServerConfig as IMAPServerConfig
 from simulator.protocol.pop3.server import ServerConfig as POP3ServerConfig
 from simulator.protocol.smtp.client import LOST_AFTER_DOT, ClientConfig, OutgoingMessage, SMTPClient, status_of
@@ -84,8 +85,26 @@ class MailServer:
         schedule: RetrySchedule | None = None,
         pop3: bool = False,
         imap: bool = False,
+        tls: ServerTLS | None = None,
+        submission_requires_tls: bool = False,
+        starttls_outbound: str = "never",
+        outbound_tls: ClientTLS | None = None,
     ) -> None:
+        """A mail host.
+
+        Args:
+            tls: offer STARTTLS on its SMTP ports (RFC 3207), STLS on POP3 (RFC 2595 §4) and STARTTLS
+                on IMAP (RFC 3501 §6.2.1), presenting this certificate; None offers no TLS.
+            submission_requires_tls: offer AUTH on port 587 only after STARTTLS (RFC 8314 §3.3,
+                Postfix smtpd_tls_auth_only); needs `tls`.
+            starttls_outbound: how its relay client uses STARTTLS: "never", "opportunistic" or
+                "required" (Postfix smtp_tls_security_level none / may / secure).
+            outbound_tls: the world's PKI for its relay client, and whether it checks certificates.
+        """
         self.network, self.name, self.ledger = network, name, ledger
+        self.tls = tls
+        self.starttls_outbound = starttls_outbound
+        self.outbound_tls = outbound_tls
         self.local_domains = frozenset(d.lower() for d in local_domains)
         self.users = dict(users or {})
         self.store = MailStore()
@@ -101,18 +120,32 @@ class MailServer:
         # Told of every delivery into a local mailbox (serve announces them); set it to a
         # bound method, or leave it None in worlds that are checkpointed.
         self.on_deliver: Callable[[str, StoredMessage], None] | None = None
+        starttls = tls is not None
         if mx:  # port 25: mail for its own domains (and a backup MX's), no AUTH, no relaying
-            self._listen(SMTP_PORT, ServerConfig(hostname=name, auth_mechanisms=()), relay_domains=relay_domains)
+            self._listen(
+                SMTP_PORT,
+                ServerConfig(hostname=name, auth_mechanisms=(), starttls=starttls),
+                relay_domains=relay_domains,
+            )
         if submission:  # port 587: AUTH first, then any recipient (RFC 6409)
-            self._listen(SUBMISSION_PORT, ServerConfig(hostname=name, auth_requires_tls=False), submission=True)
+            requires_tls = starttls and submission_requires_tls
+            config = ServerConfig(hostname=name, starttls=starttls, auth_requires_tls=requires_tls)
+            self._listen(SUBMISSION_PORT, config, submission=True)
+        # STLS on POP3 and STARTTLS on IMAP, with the same certificate (RFC 2595 §4, RFC 3501 §6.2.1).
+        retrieval, retrieval_tls = tls, tls is not None
         self.imap: IMAPListener | None = None
         if imap:  # port 143: the users of its own domains read and organise their mail (RFC 3501)
-            imap_service = IMAPService(IMAPServerConfig(hostname=name), self.store, self._local_users())
+            imap_service = IMAPService(
+                IMAPServerConfig(hostname=name, starttls=retrieval_tls), self.store, self._local_users(), tls=retrieval
+            )
             self.imap = IMAPListener(network, imap_service, name)
             network.listen(name, IMAP_PORT, self.imap)
         self.pop3: POP3Listener | None = None
         if pop3:  # port 110: the users of its own domains read their INBOX (RFC 1939)
-            service = POP3Service(POP3ServerConfig(hostname=name, apop=True), self.store, self._local_users())
+            service = POP3Service(
+                POP3ServerConfig(hostname=name, apop=True, stls=retrieval_tls), self.store, self._local_users(),
+                tls=retrieval,
+            )  # fmt: skip
             service.on_change = self._mailbox_changed
             self.pop3 = POP3Listener(network, service, name)
             network.listen(name, POP3_PORT, self.pop3)
@@ -127,6 +160,7 @@ class MailServer:
             submission=submission,
             relay_domains=relay_domains,
             keep=False,
+            tls=self.tls,
         )
         service.on_stored = self._accepted
         service.queue_ids = self._queue_id  # one source for both ports: queue ids never collide
@@ -331,11 +365,15 @@ class MailServer:
             ret=attempt.entry.params.ret,
             envid=attempt.entry.params.envid,
         )
-        engine = SMTPClient(ClientConfig(local_hostname=self.name))
+        engine = SMTPClient(ClientConfig(local_hostname=self.name, starttls=self.starttls_outbound))
         engine.send_message(message)
         engine.quit()
         session = ClientSession(
-            self.network, engine, self.name, partial(self._session_done, attempt, domain, rcpts, host, rest)
+            self.network,
+            engine,
+            self.name,
+            partial(self._session_done, attempt, domain, rcpts, host, rest),
+            tls=self.outbound_tls,
         )
         session.start(target, SMTP_PORT)
 

@@ -16,6 +16,7 @@ from simulator.mail.store import MailStore, StoreError
 from simulator.net.network import Network
 from simulator.net.record import Note
 from simulator.nodes.stream import StreamSession
+from simulator.nodes.tls_channel import ServerTLS
 from simulator.protocol.pop3 import events as ev
 from simulator.protocol.pop3 import replies
 from simulator.protocol.pop3.server import POP3Server, ServerConfig
@@ -35,6 +36,7 @@ class POP3Service:
     users: dict[str, str]  # address -> password
     greetings: int = 0  # for the APOP timestamp: unique per greeting (RFC 1939 §7)
     on_change: Callable[[str], None] | None = None  # told of each user whose INBOX lost messages
+    tls: ServerTLS | None = None  # the certificate presented after STLS (RFC 2595 §4); None: no TLS
 
     def engine(self, now: float) -> POP3Server:
         """A server engine for a new connection, greeting with a fresh APOP timestamp."""
@@ -89,9 +91,10 @@ class POP3ServerSession(StreamSession):
     batch = SERVER_BATCH
     timeout = AUTOLOGOUT
     timeout_note = ("The client said nothing for 10 minutes: the server logs it out.", "RFC 1939 §3")
+    starttls_rfc = "RFC 2595 §4"
 
     def __init__(self, network: Network, service: POP3Service, host: str) -> None:
-        super().__init__(network, host, "server")
+        super().__init__(network, host, "server", tls=service.tls)
         self.service = service
         self.engine: POP3Server | None = None
 
@@ -110,7 +113,13 @@ class POP3ServerSession(StreamSession):
     def _react(self) -> None:
         if self.engine is not None:
             for event in self.engine.events():
+                if isinstance(event, ev.StartTLS):
+                    self._wants_tls = True
                 self.service.handle(self.engine, event, self.holder)
+
+    def _tls_started(self) -> None:
+        if self.engine is not None:
+            self.engine.tls_started()
 
     def _notes(self) -> list[Note]:
         if self.engine is None:

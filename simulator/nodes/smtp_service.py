@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from simulator.nodes.tls_channel import ServerTLS
 from simulator.protocol.smtp import events as ev
 from simulator.protocol.smtp import replies
 from simulator.protocol.smtp.replies import Code, Reply
@@ -87,6 +88,8 @@ class SMTPService:
             world hands them on through `on_stored` instead.
         on_stored: called with each accepted message before the 250 goes out,
             so nothing is acknowledged that was not kept.
+        tls: the certificate the host presents after STARTTLS (RFC 3207); None when the
+            sessions cannot run TLS (the engine then must not offer it).
     """
 
     config: ServerConfig
@@ -101,6 +104,7 @@ class SMTPService:
     # Where queue ids come from; a host with several services shares one source so that
     # its ports never hand out the same id (the queue is keyed by it).
     queue_ids: Callable[[], str] | None = None
+    tls: ServerTLS | None = None
     _accepted: int = 0
 
     def connect(self, peer: tuple[str, str] = ("", ""), open_from_peer: int = 1) -> SMTPServer:

@@ -4,6 +4,12 @@ A session moves bytes between the network and a sans-IO engine, turns the
 engine's output into trace notes, and keeps the timers a real host keeps (RFC
 5321 §4.5.3.2). Decisions stay with the node: the server session asks an
 SMTPService, the client session reports results to its owner.
+
+When the engines agree on STARTTLS (RFC 3207 §4), a TLSChannel goes between the
+connection and the engine on both ends: after the server's 220 every byte is a TLS
+record. A client whose handshake fails closes the connection and defers its
+messages with OpenSSL's reason (451 4.7.5), as Postfix does; it never falls back to
+clear text on that connection.
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ from simulator.net.kernel import TIMER, Kernel, Timer
 from simulator.net.network import Network, TCPConnection
 from simulator.net.record import Note
 from simulator.nodes.smtp_service import SMTPService
+from simulator.nodes.tls_channel import ClientTLS, TLSChannel
 from simulator.protocol.smtp import events as ev
-from simulator.protocol.smtp.client import SMTPClient
+from simulator.protocol.smtp.client import LOST_CONNECTION, SMTPClient
+from simulator.protocol.smtp.replies import Reply
 from simulator.protocol.smtp.server import SMTPServer
 
 CLIENT_BATCH = (
@@ -31,6 +39,17 @@ COMMAND_TIMEOUT = 300.0
 FINAL_DOT_TIMEOUT = 600.0
 # Postfix smtpd_timeout: how long a server waits for the client.
 SERVER_IDLE_TIMEOUT = 300.0
+RFC_STARTTLS = "RFC 3207 §4"
+
+
+def tls_failed_reply(reason: str) -> Reply:
+    """What a client records for its recipients when the TLS handshake failed (Postfix defers, 4.7.5)."""
+    return Reply(
+        451, "4.7.5", (f"TLS handshake failed: {reason}",),
+        "The server offered STARTTLS but the TLS handshake failed: the client does not send the message in "
+        "clear text on that connection; it keeps it and tries again later.",
+        "RFC 3207 §4.1; RFC 3463 §3.8",
+    )  # fmt: skip
 
 
 class ServerSession:
@@ -45,6 +64,7 @@ class ServerSession:
         self.peer = ("", "")
         self._idle: Timer | None = None
         self._deadline = 0.0
+        self.tls: TLSChannel | None = None
 
     def connection_made(self, conn: TCPConnection, side: str) -> None:
         self.conn = conn
@@ -58,10 +78,16 @@ class ServerSession:
         if self._muted():
             return  # a server that has stopped answering: the bytes are read and ignored
         if self.engine is not None:
+            if self.tls is not None:
+                data = self._unwrap(data)
+                if self.engine is None or not data:
+                    return
             self.engine.receive_data(data)
             self._pump()
 
     def eof_received(self) -> None:
+        if self.engine is not None and self.tls is not None:
+            self._unwrap(b"")
         if self.engine is not None:
             self.engine.receive_data(b"")
             self._pump()
@@ -69,7 +95,24 @@ class ServerSession:
     def connection_lost(self, reason: str) -> None:
         # Whatever was half received is simply gone: nothing is stored without its 250.
         self.engine = None
+        self.tls = None
         self._stop_timer()
+
+    def _unwrap(self, data: bytes) -> bytes:
+        """TLS records in, plaintext out; the engine hears when the handshake is done (RFC 3207 §4.2)."""
+        channel, engine, conn = self.tls, self.engine, self.conn
+        assert channel is not None and engine is not None and conn is not None
+        plaintext = channel.receive(data)
+        if channel.failed:
+            # The client refused the handshake (its alert says why): nothing more can be said here.
+            self.engine, self.tls = None, None
+            self._stop_timer()
+            self.network.close(conn, "server")
+            return b""
+        if channel.just_established:
+            engine.tls_started()
+            self._restart_timer(self.network.kernel)
+        return plaintext
 
     def shutdown(self) -> None:
         """The service stops: 421 to the client, then close (RFC 5321 §3.8)."""
@@ -86,21 +129,33 @@ class ServerSession:
         if engine is None or conn is None or self._muted():
             return  # a hung server: it says nothing, not even its own timeout
         interceptors = self.service.interceptors
+        starttls = False
         for event in engine.events():
+            if isinstance(event, ev.StartTLS):
+                starttls = True
             self.service.handle(engine, event, self.peer)
             if interceptors and any(i.drop_after(self.host, event) for i in interceptors):
                 # The connection dies before the replies leave: for DataComplete the message
                 # is already stored, the client never hears the 250 (RFC 1047).
                 engine.outgoing()
-                self.engine = None
+                self.engine, self.tls = None, None
                 self._stop_timer()
                 self.network.reset(conn, "server", "connection lost")
                 return
         outputs = engine.outgoing()
         notes = [Note(o.data, o.reply.first_line(), o.reply.explain, o.reply.rfc) for o in outputs]
-        self.network.send(conn, "server", notes, SERVER_BATCH)
+        if self.tls is not None:
+            self.tls.send(notes, SERVER_BATCH)
+        else:
+            self.network.send(conn, "server", notes, SERVER_BATCH)
+        if starttls and self.tls is None and self.service.tls is not None:
+            # The 220 is out: every byte after it is a TLS record (RFC 3207 §4).
+            self.tls = TLSChannel.server(self.network, conn, self.service.tls)
         if engine.closed:
             self._stop_timer()
+            if self.tls is not None:
+                self.tls.close()
+                self.tls = None
             self.network.close(conn, "server")
             self.engine = None
         else:
@@ -147,16 +202,25 @@ class ClientSession:
     """The client side of one SMTP connection, driving an SMTPClient engine."""
 
     def __init__(
-        self, network: Network, engine: SMTPClient, host: str, on_done: Callable[[SessionOutcome], None]
+        self,
+        network: Network,
+        engine: SMTPClient,
+        host: str,
+        on_done: Callable[[SessionOutcome], None],
+        *,
+        tls: ClientTLS | None = None,
     ) -> None:
         self.network = network
         self.engine = engine
         self.host = host
         self.on_done = on_done
+        self.tls_config = tls
+        self.tls: TLSChannel | None = None
         self.conn: TCPConnection | None = None
         self.results: list[ev.MessageResult] = []
         self.failure = ""
         self.greeting = 0
+        self._tls_failure: Reply | None = None
         self._timer: Timer | None = None
         self._deadline = 0.0
         self._done = False
@@ -170,37 +234,87 @@ class ClientSession:
         self._restart_timer(COMMAND_TIMEOUT)
 
     def data_received(self, data: bytes) -> None:
+        if self.tls is not None:
+            data = self._unwrap(data)
+            if not data:
+                return
         self.engine.receive_data(data)
         self._pump()
 
     def eof_received(self) -> None:
+        if self.tls is not None:
+            plaintext = self._unwrap(b"")
+            if plaintext:
+                self.engine.receive_data(plaintext)
         self.engine.receive_data(b"")
         self._pump()
 
     def connection_lost(self, reason: str) -> None:
         if not self.failure:
             self.failure = reason
+        self.tls = None
         self.engine.receive_data(b"")
         self._pump()
         self._finish()
 
+    def _unwrap(self, data: bytes) -> bytes:
+        """TLS records in, plaintext out; on the handshake's end the engine says EHLO again (RFC 3207 §4.2)."""
+        channel = self.tls
+        assert channel is not None
+        plaintext = channel.receive(data)
+        if channel.failed:
+            reason = channel.trace_failure(RFC_STARTTLS)
+            self.failure = f"TLS handshake failed: {reason}"
+            self._tls_failure = tls_failed_reply(reason)
+            self.tls = None
+            self.engine.receive_data(b"")  # the connection is unusable: the engine gives every message up
+            self._pump()
+            return b""
+        if channel.just_established:
+            channel.trace_handshake(RFC_STARTTLS)
+            self.engine.tls_started()
+            self._pump()
+        return plaintext
+
     def _pump(self) -> None:
+        starttls = False
         for event in self.engine.events():
             if isinstance(event, ev.MessageResult):
-                self.results.append(event)
+                self.results.append(self._with_tls_failure(event))
             elif isinstance(event, ev.Greeting):
                 self.greeting = event.reply.code
+            elif isinstance(event, ev.TLSReady):
+                starttls = True
         outputs = self.engine.outgoing()
         if self.conn is not None and outputs:
             notes = [Note(o.data, o.summary, o.explain, o.rfc) for o in outputs]
-            self.network.send(self.conn, "client", notes, CLIENT_BATCH)
+            if self.tls is not None:
+                self.tls.send(notes, CLIENT_BATCH)
+            else:
+                self.network.send(self.conn, "client", notes, CLIENT_BATCH)
+        if starttls and self.conn is not None and self.tls_config is not None and not self.engine.closed:
+            self.tls = TLSChannel.client(self.network, self.conn, self.tls_config)
         if self.engine.closed:
             if self.conn is not None:
+                if self.tls is not None:
+                    self.tls.close()
+                    self.tls = None
                 self.network.close(self.conn, "client")
             self._finish()
         elif not self._done:
             waiting_for_dot = any("message" in o.summary for o in outputs)
             self._restart_timer(FINAL_DOT_TIMEOUT if waiting_for_dot else COMMAND_TIMEOUT)
+
+    def _with_tls_failure(self, result: ev.MessageResult) -> ev.MessageResult:
+        """After a failed handshake the recipients are deferred with the TLS error, not "lost connection"."""
+        reply = self._tls_failure
+        if reply is None:
+            return result
+        recipients = tuple(
+            ev.RecipientResult(r.recipient, r.status, reply) if r.reply == LOST_CONNECTION else r
+            for r in result.recipients
+        )
+        return ev.MessageResult(result.index, recipients)
 
     def _restart_timer(self, seconds: float) -> None:
         kernel = self.network.kernel
@@ -236,6 +350,7 @@ class ClientSession:
         if self._done:
             return
         self._done = True
+        self.tls = None  # whatever TLS state is left dies with the session
         if self._timer is not None:
             self._timer.cancel()
         self.on_done(SessionOutcome(tuple(self.results), self.failure, self.greeting))

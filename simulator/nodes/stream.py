@@ -4,6 +4,8 @@ A session feeds the bytes that arrive into its engine, lets its node answer the
 engine's events, writes the engine's output as one traced write, closes when the
 engine is done, and keeps the one timer a real host keeps for a silent peer.
 Subclasses say which engine and what its output means; they decide nothing else.
+When the engine asks for TLS (STLS, RFC 2595 §4; STARTTLS, RFC 3501 §6.2.1), the
+session puts a TLSChannel between the connection and the engine.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from abc import ABC, abstractmethod
 from simulator.net.kernel import TIMER, Timer
 from simulator.net.network import Network, TCPConnection
 from simulator.net.record import Note
+from simulator.nodes.tls_channel import ClientTLS, ServerTLS, TLSChannel
 
 
 class StreamSession(ABC):
@@ -29,13 +32,17 @@ class StreamSession(ABC):
     batch = ("", "")
     timeout = 600.0
     timeout_note = ("", "")
+    starttls_rfc = ""  # where the protocol's STARTTLS is specified, for the handshake's trace event
 
-    def __init__(self, network: Network, host: str, side: str) -> None:
+    def __init__(self, network: Network, host: str, side: str, *, tls: ServerTLS | ClientTLS | None = None) -> None:
         self.network, self.host, self.side = network, host, side
         self.conn: TCPConnection | None = None
         self._timer: Timer | None = None
         self._deadline = 0.0
         self._done = False
+        self.tls_config = tls
+        self.tls: TLSChannel | None = None
+        self._wants_tls = False  # the engine asked for the handshake (a subclass sets it in _react)
 
     @property
     def done(self) -> bool:
@@ -66,6 +73,12 @@ class StreamSession(ABC):
     def _started(self) -> None:  # noqa: B027 - optional hook
         """The connection is open (the engine may greet)."""
 
+    def _tls_started(self) -> None:  # noqa: B027 - optional hook
+        """The TLS handshake is done: the engine starts over (RFC 2595 §4, RFC 3501 §6.2.1)."""
+
+    def _tls_failed(self, reason: str) -> None:  # noqa: B027 - optional hook
+        """The TLS handshake failed on this side, for this reason (a client reports it)."""
+
     def _finished(self, reason: str) -> None:  # noqa: B027 - optional hook
         """The session is over, whatever the reason ("" for an orderly end)."""
 
@@ -77,18 +90,31 @@ class StreamSession(ABC):
         self._pump()
 
     def data_received(self, data: bytes) -> None:
-        if not self._done:
-            self._feed(data)
-            self._pump()
+        if self._done:
+            return
+        if self.tls is not None:
+            data = self._unwrap(data)
+            if self._done or not data:
+                return
+        self._feed(data)
+        self._pump()
 
     def eof_received(self) -> None:
-        if not self._done:
-            self._feed(b"")
-            self._pump()
+        if self._done:
+            return
+        if self.tls is not None:
+            plaintext = self._unwrap(b"")
+            if self._done:
+                return
+            if plaintext:
+                self._feed(plaintext)
+        self._feed(b"")
+        self._pump()
 
     def connection_lost(self, reason: str) -> None:
         if self._done:
             return
+        self.tls = None
         self._feed(b"")
         self._react()
         self._notes()  # nothing can be written any more
@@ -100,20 +126,65 @@ class StreamSession(ABC):
         if self._done:
             return
         self._react()
-        notes = self._notes()
-        if notes and self.conn is not None:
-            self.network.send(self.conn, self.side, notes, self.batch)
+        self._write(self._notes())
+        if self._wants_tls and self.tls is None and self.conn is not None and not self._engine_closed():
+            self._start_tls(self.conn)
         if self._engine_closed():
             if self.conn is not None:
+                if self.tls is not None:
+                    self.tls.close()
+                    self.tls = None
                 self.network.close(self.conn, self.side)
             self._finish("")
         else:
             self._restart_timer()
 
+    def _write(self, notes: list[Note]) -> None:
+        """One write of the engine's units: in clear, or inside TLS records once TLS is on."""
+        if not notes or self.conn is None:
+            return
+        if self.tls is not None:
+            self.tls.send(notes, self.batch)
+        else:
+            self.network.send(self.conn, self.side, notes, self.batch)
+
+    def _start_tls(self, conn: TCPConnection) -> None:
+        """The engine's go-ahead is on the wire: from now on every byte is a TLS record."""
+        self._wants_tls = False
+        config = self.tls_config
+        if isinstance(config, ServerTLS) and self.side == "server":
+            self.tls = TLSChannel.server(self.network, conn, config)
+        elif isinstance(config, ClientTLS) and self.side == "client":
+            self.tls = TLSChannel.client(self.network, conn, config)
+
+    def _unwrap(self, data: bytes) -> bytes:
+        """TLS records in, plaintext out; the engine hears when the handshake has finished."""
+        channel, conn = self.tls, self.conn
+        assert channel is not None and conn is not None
+        plaintext = channel.receive(data)
+        if channel.failed:
+            self.tls = None
+            short = channel.trace_failure(self.starttls_rfc) if self.side == "client" else ""
+            self.network.close(conn, self.side)
+            self._feed(b"")
+            self._react()
+            self._notes()  # nothing more goes out on this connection
+            if short:
+                self._tls_failed(short)
+            self._finish(f"TLS handshake failed: {short}" if short else "TLS handshake failed")
+            return b""
+        if channel.just_established:
+            if self.side == "client":
+                channel.trace_handshake(self.starttls_rfc)
+            self._tls_started()
+            self._pump()
+        return plaintext
+
     def _finish(self, reason: str) -> None:
         if self._done:
             return
         self._done = True
+        self.tls = None  # whatever TLS state is left dies with the session
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -21,10 +21,12 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from simulator import faults
+from simulator.net.certificates import WorldPKI
 from simulator.nodes.device import MailDevice
 from simulator.nodes.dns_server import DNSServer
 from simulator.nodes.mail_client import MailClient
 from simulator.nodes.mail_server import MailServer
+from simulator.nodes.tls_channel import ClientTLS, ServerTLS
 from simulator.scenarios.schema import ROLES, MailServerHost, ScenarioSpec, SpecProblem, User, domain_of
 from simulator.world import World, new_world
 
@@ -260,7 +262,10 @@ def build(spec: ScenarioSpec, seed: int) -> World:
     if resolver is not None:
         DNSServer(net, resolver.name, db)
     schedule = spec.queue.schedule()
+    tls_hosts = [s.name for s in spec.mail_servers() if s.starttls]
+    pki = world.pki = WorldPKI(tls_hosts) if tls_hosts else None
     for server in spec.mail_servers():
+        outbound = server.starttls_outbound
         world.servers[server.name] = MailServer(
             net,
             server.name,
@@ -274,19 +279,26 @@ def build(spec: ScenarioSpec, seed: int) -> World:
             schedule=schedule,
             pop3=server.pop3,
             imap=server.imap,
+            tls=ServerTLS(pki, server.name, server.certificate) if pki is not None and server.starttls else None,
+            submission_requires_tls=server.submission_requires_tls,
+            starttls_outbound=outbound,
+            outbound_tls=ClientTLS(pki, verify=outbound == "required") if pki is not None else None,
         )
     passwords = {u.address.lower(): _password(u) for u in spec.user}
     for client in spec.clients():
         password = passwords[client.user.lower()]
         if client.msa is not None:
             world.clients[client.user.lower()] = MailClient(
-                net, client.name, msa=client.msa, username=client.user, password=password, ledger=world.ledger
-            )
+                net, client.name, msa=client.msa, username=client.user, password=password, ledger=world.ledger,
+                starttls=client.starttls,
+                tls=ClientTLS(pki, verify=client.starttls == "required") if pki is not None else None,
+            )  # fmt: skip
         home = client.reads_at(spec)
         if client.retrieval is not None and home is not None:
             device = MailDevice(
                 net, client.name, user=client.user, password=password, server=home.name, profile=client.retrieval,
-                reads=client.reads, idle_for=client.idle_for,
+                reads=client.reads, idle_for=client.idle_for, starttls=client.starttls,
+                tls=ClientTLS(pki, verify=client.starttls == "required") if pki is not None else None,
             )  # fmt: skip
             world.devices[client.name] = device
             for at in client.check_at:

@@ -104,6 +104,10 @@ class ClientHost(_Table):
     check_at: list[Annotated[float, Field(ge=0)]] = []  # simulated seconds at which it checks for mail
     reads: bool = False  # the user reads what it shows between checks (marks it \Seen)
     idle_for: float = Field(default=600.0, gt=0, le=1740)  # imap-idle: seconds it stays in IDLE (RFC 2177: < 29 min)
+    # STARTTLS when submitting (RFC 3207) and STLS / STARTTLS when reading (RFC 2595 §4, RFC 3501 §6.2.1):
+    # "opportunistic" encrypts if offered without checking the certificate (RFC 7435); "required"
+    # insists on TLS and checks the certificate (RFC 8314 §3.3).
+    starttls: Literal["never", "opportunistic", "required"] = "never"
 
     def reads_at(self, spec: ScenarioSpec) -> MailServerHost | None:
         """The mail-server this device reads from: the one named, or the one holding the user's domain."""
@@ -127,6 +131,15 @@ class MailServerHost(_Table):
     submission_users: list[Address] = []  # users of other domains who may also log in on port 587 here
     pop3: bool = False  # listen on port 110: its users read their INBOX with POP3
     imap: bool = False  # listen on port 143: its users read and organise their mail with IMAP
+    # Offer STARTTLS on its SMTP ports (RFC 3207), STLS on POP3 and STARTTLS on IMAP (RFC 2595 §4,
+    # RFC 3501 §6.2.1), with a certificate from the world's own CA.
+    starttls: bool = False
+    submission_requires_tls: bool = False  # offer AUTH on port 587 only after STARTTLS (RFC 8314 §3.3)
+    # How its relay uses STARTTLS towards other MX hosts: "opportunistic" encrypts when offered without
+    # checking the certificate (RFC 7435, Postfix "may"); "required" insists and checks it (Postfix "secure").
+    starttls_outbound: Literal["never", "opportunistic", "required"] = "never"
+    # The certificate it presents: a good one, or one a checking client refuses.
+    certificate: Literal["ok", "expired", "wrong-host", "untrusted"] = "ok"
 
 
 class DNSHost(_Table):
@@ -321,6 +334,7 @@ class ScenarioSpec(_Table):
     @model_validator(mode="after")
     def _cross_check(self) -> ScenarioSpec:
         _check_hosts(self)
+        _check_tls(self)
         _check_users_and_clients(self)
         _check_submission_users(self)
         _check_dns_and_links(self)
@@ -366,6 +380,16 @@ def _check_hosts(spec: ScenarioSpec) -> None:
             "expected exactly one host with role = 'dns' (the mail servers ask it for MX records), "
             f"got {len(dns_hosts)}",
         )
+
+
+def _check_tls(spec: ScenarioSpec) -> None:
+    for i, host in enumerate(spec.host, 1):
+        if not isinstance(host, MailServerHost) or host.starttls:
+            continue
+        if host.submission_requires_tls:
+            raise SpecProblem(f"host[{i}].submission_requires_tls", "expected starttls = true on this host as well")
+        if host.certificate != "ok":
+            raise SpecProblem(f"host[{i}].certificate", "expected starttls = true: only a TLS server presents one")
 
 
 def _check_users_and_clients(spec: ScenarioSpec) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
@@ -11,7 +12,19 @@ import pytest
 from simulator.mail.headers import header_values
 from simulator.scenarios import builtin_scenarios
 from simulator.sim import Simulation
+from simulator.trace import TraceEvent
 from simulator.views.jsonl import render_jsonl
+
+
+def masked(event: TraceEvent | None) -> TraceEvent | None:
+    """The event with TLS ciphertext left out: OpenSSL draws keys at random, so those bytes differ per run."""
+    if event is not None and event.summary.startswith("[TLS]"):
+        return dataclasses.replace(event, data=b"")
+    return event
+
+
+def masked_jsonl(events: list[TraceEvent]) -> str:
+    return render_jsonl([e for e in map(masked, events) if e is not None])
 
 
 def observable(sim: Simulation) -> object:
@@ -155,7 +168,7 @@ def test_every_built_in_gives_the_same_json_trace_twice(name: str) -> None:
     first, second = Simulation.from_scenario(name, seed=11), Simulation.from_scenario(name, seed=11)
     first.run()
     second.run()
-    assert render_jsonl(first.trace) == render_jsonl(second.trace)
+    assert masked_jsonl(first.trace) == masked_jsonl(second.trace)
 
 
 @pytest.mark.parametrize("name", BUILT_INS)
@@ -170,6 +183,6 @@ def test_every_built_in_steps_back_to_the_state_before_each_step(name: str) -> N
     for k in range(len(reference.trace), 0, -1):
         sim.back()
         assert observable(sim) == before[k - 1], k
-        assert sim.step() == reference.trace[k - 1]
+        assert masked(sim.step()) == masked(reference.trace[k - 1])
         assert observable(sim) == before[k]
         sim.back()
