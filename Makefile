@@ -36,6 +36,7 @@ test: lint typecheck pytest
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/bench_smtp.py
 	$(BIN)/python bench/bench_world.py 1000 10000
+	$(BIN)/python bench/bench_tls.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
