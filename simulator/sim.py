@@ -31,7 +31,7 @@ from simulator.mail.ledger import Ledger
 from simulator.mail.queue import QueueEntry
 from simulator.mail.store import StoredMessage
 from simulator.net.kernel import Kernel
-from simulator.nodes.device import SEEN, MailDevice
+from simulator.nodes.device import MailDevice
 from simulator.nodes.tls_channel import LiveTLSError
 from simulator.scenarios.loader import build, load
 from simulator.scenarios.schema import ScenarioSpec
@@ -205,7 +205,7 @@ class Simulation:
                 DeviceResult(
                     name,
                     tuple(m.subject for m in d.messages.values()),
-                    sum(1 for m in d.messages.values() if SEEN not in m.flags),
+                    d.unread,
                     *device_traffic(run.trace, name),
                 )
                 for name, d in run.devices.items()

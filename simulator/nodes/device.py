@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from simulator.mail.headers import header_values
+from simulator.mail.store import SEEN
 from simulator.net.kernel import Timer
 from simulator.net.network import Network
 from simulator.net.record import Note
@@ -29,7 +30,6 @@ from simulator.protocol.pop3 import events as ev
 from simulator.protocol.pop3.client import ClientConfig, POP3Client
 
 PROFILES = ("pop3-download-delete", "pop3-leave-on-server", "imap", "imap-idle")
-SEEN = "\\Seen"
 # How long an IMAP IDLE device stays connected unless told otherwise (RFC 2177 §3: re-IDLE within 29 minutes).
 IDLE_FOR = 600.0
 CLIENT_BATCH = ("Several commands in one write: the server offered PIPELINING.", "RFC 2449 §6.6")
@@ -84,6 +84,11 @@ class MailDevice:
         self.reports: list[RetrievalReport] = []
         self.uidvalidity: int | None = None  # IMAP: the mailbox's UIDVALIDITY the device's UIDs belong to
         self._local = 0  # numbers messages that came without a unique id
+
+    @property
+    def unread(self) -> int:
+        """How many of the messages it shows are not marked \\Seen."""
+        return sum(1 for m in self.messages.values() if SEEN not in m.flags)
 
     @property
     def protocol(self) -> str:
@@ -160,8 +165,7 @@ class MailDevice:
         self.messages.pop(uid, None)
 
     def summary(self, report: RetrievalReport) -> str:
-        shown = len(self.messages)
-        unread = sum(1 for m in self.messages.values() if SEEN not in m.flags)
+        shown, unread = len(self.messages), self.unread
         if report.failure:
             return f"{self.name} could not check mail ({report.failure}); it shows {shown} message(s)"
         if self.protocol == "IMAP":
@@ -182,10 +186,6 @@ class POP3DeviceSession(StreamSession):
     def __init__(self, network: Network, device: MailDevice, engine: POP3Client, report: RetrievalReport) -> None:
         super().__init__(network, device.name, "client", tls=device.tls)
         self.device, self.engine, self.report = device, engine, report
-
-    def arm(self) -> None:
-        """Start the response timer, which also bounds the connect."""
-        self._restart_timer()
 
     def _feed(self, data: bytes) -> None:
         self.engine.receive_data(data)
@@ -231,9 +231,6 @@ class IMAPDeviceSession(StreamSession):
         super().__init__(network, device.name, "client", tls=device.tls)
         self.device, self.engine, self.report = device, engine, report
         self._stop: Timer | None = None
-
-    def arm(self) -> None:
-        self._restart_timer()
 
     def _feed(self, data: bytes) -> None:
         self.engine.receive_data(data)

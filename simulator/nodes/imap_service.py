@@ -30,14 +30,14 @@ class IMAPService:
 
     config: ServerConfig
     store: MailStore
-    users: dict[str, str]  # address -> password
+    users: dict[str, str]  # lower-cased address -> password
     sessions: list[IMAPServerSession] = field(default_factory=list)
     tls: ServerTLS | None = None  # the certificate presented after STARTTLS (RFC 3501 §6.2.1); None: no TLS
 
     def handle(self, engine: IMAPServer, event: object) -> None:
         """Answer a login; the engine handles everything else against the account it was given."""
         if isinstance(event, Credentials):
-            secret = next((p for a, p in self.users.items() if a.lower() == event.user.lower()), None)
+            secret = self.users.get(event.user.lower())
             account = self.store.get(event.user) if secret is not None and secret == event.password else None
             if account is None:
                 engine.refuse_login()

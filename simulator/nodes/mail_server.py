@@ -174,7 +174,8 @@ class MailServer:
             self.imap.service.changed(address)
 
     def _local_users(self) -> dict[str, str]:
-        return {a: p for a, p in self.users.items() if a.rpartition("@")[2].lower() in self.local_domains}
+        """The users of its own domains, by lower-cased address: who may read mail here."""
+        return {a.lower(): p for a, p in self.users.items() if a.rpartition("@")[2].lower() in self.local_domains}
 
     def _queue_id(self) -> str:
         self._ids += 1

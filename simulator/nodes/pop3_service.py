@@ -33,7 +33,7 @@ class POP3Service:
 
     config: ServerConfig
     store: MailStore
-    users: dict[str, str]  # address -> password
+    users: dict[str, str]  # lower-cased address -> password
     greetings: int = 0  # for the APOP timestamp: unique per greeting (RFC 1939 §7)
     on_change: Callable[[str], None] | None = None  # told of each user whose INBOX lost messages
     tls: ServerTLS | None = None  # the certificate presented after STLS (RFC 2595 §4); None: no TLS
@@ -65,7 +65,7 @@ class POP3Service:
                 account.unlock_maildrop(holder)  # RFC 1939 §6: no QUIT, no UPDATE, nothing deleted
 
     def _secret(self, user: str) -> str | None:
-        return next((p for a, p in self.users.items() if a.lower() == user.lower()), None)
+        return self.users.get(user.lower())
 
     def _password_ok(self, user: str, password: str) -> bool:
         secret = self._secret(user)

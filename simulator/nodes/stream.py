@@ -48,6 +48,10 @@ class StreamSession(ABC):
     def done(self) -> bool:
         return self._done
 
+    def arm(self) -> None:
+        """Start the timer before anything is said: on a client it also bounds the connect."""
+        self._restart_timer()
+
     # --- what a subclass provides ---------------------------------------------------------
 
     @abstractmethod

@@ -357,7 +357,7 @@ def check(sim: Simulation) -> list[str]:
     for i, shown in enumerate(spec.expect_device, 1):
         device = sim.devices[shown.device]
         subjects = [m.subject for m in device.messages.values()]
-        unread = sum(1 for m in device.messages.values() if "\\Seen" not in m.flags)
+        unread = device.unread
         if len(subjects) != shown.shows or (shown.subjects is not None and subjects != shown.subjects):
             unmet.append(
                 f"expect_device[{i}]: {shown.device} should show {shown.shows} message(s)"
