@@ -34,6 +34,7 @@ from simulator.nodes.smtp_session import CLIENT_BATCH
 from simulator.protocol.imap.commands import describe_command as imap_command
 from simulator.protocol.pop3.commands import describe_command as pop3_command
 from simulator.protocol.smtp.commands import describe_command as smtp_command
+from simulator.protocol.smtp.replies import Reply
 from simulator.world import World
 
 REAL_CLIENT = "real-client.localhost"
@@ -235,12 +236,15 @@ def _atomic(path: Path, payload: bytes) -> None:
 
 
 def _chain(
-    first: Callable[[AcceptedMessage], None], then: Callable[[AcceptedMessage], None] | None
-) -> Callable[[AcceptedMessage], None]:
-    def both(message: AcceptedMessage) -> None:
-        first(message)
-        if then is not None:
-            then(message)
+    keep: Callable[[AcceptedMessage], None], first: Callable[[AcceptedMessage], Reply | None] | None
+) -> Callable[[AcceptedMessage], Reply | None]:
+    """The world decides first; only a message it kept is written to the spool."""
+
+    def both(message: AcceptedMessage) -> Reply | None:
+        refusal = first(message) if first is not None else None
+        if refusal is None:
+            keep(message)
+        return refusal
 
     return both
 

@@ -36,6 +36,11 @@ LOOP_EXPLAIN = (
     "This server is itself the best MX for the domain yet does not hold its mailboxes: sending on "
     "would loop, so the message waits until a preferred MX is back."
 )
+# The weaknesses an attack demonstration may switch on, one host at a time (all off by default):
+# "open-relay" relays for anyone (RFC 5321 §3.6.2 warns against it), "smtp-smuggling" takes a
+# bare LF line with a dot as the end of DATA (RFC 5321 §4.1.1.4 says CRLF.CRLF only), and
+# "command-injection" keeps plaintext pipelined after STARTTLS (CVE-2011-0411; RFC 3207 §4.2).
+VULNERABILITIES = frozenset({"open-relay", "smtp-smuggling", "command-injection"})
 SMTP_PORT = 25
 SUBMISSION_PORT = 587
 
@@ -89,6 +94,7 @@ class MailServer:
         submission_requires_tls: bool = False,
         starttls_outbound: str = "never",
         outbound_tls: ClientTLS | None = None,
+        vulnerable: frozenset[str] = frozenset(),
     ) -> None:
         """A mail host.
 
@@ -100,9 +106,15 @@ class MailServer:
             starttls_outbound: how its relay client uses STARTTLS: "never", "opportunistic" or
                 "required" (Postfix smtp_tls_security_level none / may / secure).
             outbound_tls: the world's PKI for its relay client, and whether it checks certificates.
+            vulnerable: the weaknesses switched on for an attack demonstration (`VULNERABILITIES`);
+                empty, as by default, the host refuses every one of them.
         """
         self.network, self.name, self.ledger = network, name, ledger
         self.tls = tls
+        unknown = vulnerable - VULNERABILITIES
+        if unknown:
+            raise ValueError(f"unknown vulnerabilities {sorted(unknown)}; expected some of {sorted(VULNERABILITIES)}")
+        self.vulnerable = vulnerable
         self.starttls_outbound = starttls_outbound
         self.outbound_tls = outbound_tls
         self.local_domains = frozenset(d.lower() for d in local_domains)
@@ -190,8 +202,11 @@ class MailServer:
 
     # --- accepting -------------------------------------------------------------------
 
-    def _accepted(self, message: AcceptedMessage) -> None:
-        """A message got its 250: deliver it here or queue it for relay, before the 250 goes out."""
+    def _accepted(self, message: AcceptedMessage) -> Reply | None:
+        """A message is in: deliver it here or queue it for relay, before the 250 goes out.
+
+        Returns None when it is kept, or the reply that refuses it (then nothing is kept).
+        """
         env = message.envelope
         content = message.content
         if env.auth_user is not None:  # RFC 6409 §8: the MSA completes what the MUA left out
@@ -237,6 +252,7 @@ class MailServer:
                 "RFC 5321 §6.1",
             )
             self._schedule_run(0.0)
+        return None
 
     def _is_local(self, address: str) -> bool:
         return address.lower() == "postmaster" or address.rpartition("@")[2].lower() in self.local_domains

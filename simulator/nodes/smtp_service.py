@@ -86,8 +86,10 @@ class SMTPService:
         relay_domains: foreign domains this host still accepts mail for (as a backup MX does).
         keep: keep every accepted message in `stored` (serve's in-memory store); a
             world hands them on through `on_stored` instead.
-        on_stored: called with each accepted message before the 250 goes out,
-            so nothing is acknowledged that was not kept.
+        on_stored: called with each message the client finished sending, before the 250 goes
+            out, so nothing is acknowledged that was not kept. It returns None when it kept the
+            message, or the reply that refuses it (a content filter's 550 5.7.1, a DMARC
+            reject): then nothing is stored and the client hears that reply instead.
         tls: the certificate the host presents after STARTTLS (RFC 3207); None when the
             sessions cannot run TLS (the engine then must not offer it).
     """
@@ -96,7 +98,7 @@ class SMTPService:
     local_domains: frozenset[str] = frozenset()
     users: dict[str, str] = field(default_factory=dict)
     submission: bool = False
-    on_stored: Callable[[AcceptedMessage], None] | None = None
+    on_stored: Callable[[AcceptedMessage], Reply | None] | None = None
     stored: list[AcceptedMessage] = field(default_factory=list)
     relay_domains: frozenset[str] = frozenset()
     keep: bool = True
@@ -147,7 +149,8 @@ class SMTPService:
             if _received_count(event.content) >= HOP_LIMIT:
                 conn.send(TOO_MANY_HOPS)
                 return
-            conn.send(replies.queued(self._store(event, peer)))
+            stored = self._store(event, peer)
+            conn.send(replies.queued(stored) if isinstance(stored, str) else stored)
 
     def _user(self, name: str) -> str | None:
         """Find a user by full address or, for a local domain, by local part."""
@@ -172,14 +175,15 @@ class SMTPService:
             return replies.RECIPIENT_OK
         return replies.relay_denied(address)
 
-    def _store(self, event: ev.DataComplete, peer: tuple[str, str]) -> str:
+    def _store(self, event: ev.DataComplete, peer: tuple[str, str]) -> str | Reply:
+        """The queue id of the kept message, or the reply that refused it."""
         self._accepted += 1
         queue_id = (
             self.queue_ids() if self.queue_ids is not None else make_queue_id(self.config.hostname, self._accepted)
         )
         message = AcceptedMessage(queue_id, event.envelope, event.content, *peer)
-        if self.on_stored is not None:
-            self.on_stored(message)
+        if self.on_stored is not None and (refusal := self.on_stored(message)) is not None:
+            return refusal
         if self.keep:
             self.stored.append(message)
         return message.queue_id

@@ -283,6 +283,7 @@ def build(spec: ScenarioSpec, seed: int) -> World:
             submission_requires_tls=server.submission_requires_tls,
             starttls_outbound=outbound,
             outbound_tls=ClientTLS(pki, verify=outbound == "required") if pki is not None else None,
+            vulnerable=frozenset(server.vulnerable),
         )
     passwords = {u.address.lower(): _password(u) for u in spec.user}
     for client in spec.clients():

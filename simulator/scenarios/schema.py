@@ -140,6 +140,8 @@ class MailServerHost(_Table):
     starttls_outbound: Literal["never", "opportunistic", "required"] = "never"
     # The certificate it presents: a good one, or one a checking client refuses.
     certificate: Literal["ok", "expired", "wrong-host", "untrusted"] = "ok"
+    # Weaknesses switched on for an attack demonstration; by default the host refuses each of them.
+    vulnerable: list[Literal["open-relay", "smtp-smuggling", "command-injection"]] = []
 
 
 class DNSHost(_Table):
