@@ -35,6 +35,7 @@ from simulator.protocol.imap.commands import describe_command as imap_command
 from simulator.protocol.pop3.commands import describe_command as pop3_command
 from simulator.protocol.smtp.commands import describe_command as smtp_command
 from simulator.protocol.smtp.replies import Reply
+from simulator.protocol.tls import records
 from simulator.world import World
 
 REAL_CLIENT = "real-client.localhost"
@@ -96,6 +97,7 @@ class RealClient(asyncio.Protocol):
         self.conn: TCPConnection | None = None
         self.early: list[bytes] = []  # bytes that came before the simulated handshake finished
         self.closed = False
+        self.encrypted = False  # the client has started TLS (STARTTLS, or an implicit-TLS port)
 
     # --- the real side ------------------------------------------------------------------
 
@@ -133,7 +135,11 @@ class RealClient(asyncio.Protocol):
 
     def _forward(self, data: bytes) -> None:
         assert self.conn is not None
-        notes = [_note(line, self.listener.protocol) for line in data.splitlines(keepends=True)]
+        self.encrypted = self.encrypted or _looks_like_tls(data)
+        if self.encrypted:
+            notes = [_tls_note(data)]
+        else:
+            notes = [_note(line, self.listener.protocol) for line in data.splitlines(keepends=True)]
         self.driver.world.network.send(self.conn, "client", notes, CLIENT_BATCH)
         self.driver.poke()
 
@@ -171,6 +177,25 @@ def _note(line: bytes, protocol: str) -> Note:
         explain, rfc = info.explain, info.rfc
     summary = line.decode("utf-8", "replace").rstrip("\r\n")
     return Note(line, summary[:120], explain, rfc)
+
+
+def _looks_like_tls(data: bytes) -> bool:
+    """Whether a write starts with a TLS record header: a content type 20-23, then version 3.x.
+
+    No line of SMTP, POP3 or IMAP starts with those control bytes (RFC 8446 §5.1).
+    """
+    return len(data) >= 2 and 20 <= data[0] <= 23 and data[1] == 3
+
+
+def _tls_note(data: bytes) -> Note:
+    """A write of TLS records from the real client: only the server's end can read what is inside."""
+    kinds = ", ".join(dict.fromkeys(r.type_name for r in records(data))) or "partial record"
+    return Note(
+        data,
+        f"[TLS] {len(data)} octets of TLS records ({kinds}) from the real client",
+        "The real client's bytes are TLS records: the world's server decrypts them, nobody on the path can.",
+        "RFC 8446 §5",
+    )
 
 
 class _Endpoint:

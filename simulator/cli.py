@@ -90,6 +90,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--submission", type=_port, default=0, metavar="P", help="port for submission; 0 = any free")
     serve.add_argument("--pop3", type=_port, default=0, metavar="P", help="port for POP3 (bob's mailbox); 0 = any free")
     serve.add_argument("--imap", type=_port, default=0, metavar="P", help="port for IMAP (bob's mailbox); 0 = any free")
+    serve.add_argument(
+        "--submissions", type=_port, default=0, metavar="P", help="port for submission over implicit TLS; 0 = any free"
+    )
+    serve.add_argument(
+        "--pop3s", type=_port, default=0, metavar="P", help="port for POP3 over implicit TLS; 0 = any free"
+    )
+    serve.add_argument(
+        "--imaps", type=_port, default=0, metavar="P", help="port for IMAP over implicit TLS; 0 = any free"
+    )
+    serve.add_argument(
+        "--ca-cert",
+        type=Path,
+        metavar="FILE",
+        help="write the world's CA certificate (PEM) to FILE, for clients to verify the servers' certificates",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1 only)")
     serve.add_argument("--spool", type=Path, metavar="DIR", help="write each accepted message and each delivery to DIR")
     serve.add_argument("--seed", type=int, default=1, help="random seed of the world (default 1)")
@@ -168,7 +183,15 @@ def _run(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     _scenario(args.scenario)
-    world = serving_world(args.seed)
+    world = serving_world(args.seed, tls=True)
+    if args.ca_cert is not None:
+        assert world.pki is not None
+        try:
+            args.ca_cert.write_bytes(world.pki.ca_pem())
+        except OSError as exc:
+            print(f"smtpsim serve: --ca-cert {args.ca_cert}: cannot write the CA certificate: {exc.strerror}",
+                  file=sys.stderr)  # fmt: skip
+            return USAGE_ERROR
     if args.spool is not None:
         try:
             args.spool.mkdir(parents=True, exist_ok=True)
@@ -180,6 +203,9 @@ def _serve(args: argparse.Namespace) -> int:
         bridge.Listener("submission", "smtp.example.com", 587, args.submission),
         bridge.Listener("pop3", "mx.example.org", 110, args.pop3, "POP3"),
         bridge.Listener("imap", "mx.example.org", 143, args.imap, "IMAP"),
+        bridge.Listener("submissions", "smtp.example.com", 465, args.submissions),
+        bridge.Listener("pop3s", "mx.example.org", 995, args.pop3s, "POP3"),
+        bridge.Listener("imaps", "mx.example.org", 993, args.imaps, "IMAP"),
     ]
     try:
         asyncio.run(bridge.serve(world, listeners, host=args.host, spool=args.spool))

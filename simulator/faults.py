@@ -25,6 +25,10 @@ The command line and scenario files write faults as specs:
     reject-sender:alice@example.com=550     refuse a sender with that code
     reject-rcpt:bob@example.org=550         refuse a recipient with that code
     dns:example.org=servfail                DNS trouble: nxdomain, servfail, nomx, or wrongmx:HOST
+    strip-starttls:smtp.example.com/mx.example.org   a man in the middle hides STARTTLS (and STLS) offers
+    inject-starttls:smtp.example.com/mx.example.org=bob@example.org
+                                            a man in the middle appends commands to the client's STARTTLS
+                                            (SMTP: a forged message to the address; POP3/IMAP: a logout)
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from simulator.net.network import TCPConnection
 from simulator.nodes.smtp_service import Interceptor
 from simulator.protocol.smtp import events as ev
 from simulator.protocol.smtp.replies import Reply
@@ -280,6 +285,121 @@ class Partition(_LinkFault):
 
     def spec(self) -> str:
         return self._link_spec(None)
+
+
+# --- a man in the middle ---------------------------------------------------------------------
+
+# What a downgrade box writes over the offer: as many X as the keyword has letters, so
+# that lengths (and TCP sequence numbers) stay as they were, as real boxes do.
+STRIPPED_OFFERS: dict[str, tuple[bytes, ...]] = {
+    "SMTP": (b"250-STARTTLS\r\n", b"250 STARTTLS\r\n"),  # RFC 3207 §4: an EHLO keyword
+    "POP3": (b"\r\nSTLS\r\n",),  # RFC 2595 §4: a CAPA line
+    "IMAP": (b" STARTTLS",),  # RFC 3501 §6.2.1: a capability
+}
+
+
+@dataclass
+class _ManInTheMiddle(_LinkFault):
+    """A box on the link that rewrites what crosses it (installed into the network as a middlebox)."""
+
+    def install(self, world: World) -> None:
+        super().install(world)
+        world.network.middleboxes.append(self)
+
+    def rewrite(self, conn: TCPConnection, side: str, data: bytes) -> bytes:
+        if not self.active or frozenset((conn.client, conn.server)) != frozenset((self.a, self.b)):
+            return data
+        return self.tamper(conn, side, data)
+
+    def tamper(self, conn: TCPConnection, side: str, data: bytes) -> bytes:
+        raise NotImplementedError
+
+
+@dataclass
+class StripSTARTTLS(_ManInTheMiddle):
+    """Overwrites the server's STARTTLS (or STLS) offer, so that an opportunistic client stays in clear text."""
+
+    kind: ClassVar[str] = "strip-starttls"
+    models: ClassVar[str] = (
+        "A man in the middle on the path (a hostile network, a misguided firewall) overwrites the STARTTLS "
+        "offer in the server's EHLO reply. A client that only encrypts when offered (opportunistic TLS) "
+        "carries on in clear text, and everything it sends can be read and changed on the way."
+    )
+    rfc: ClassVar[str] = "RFC 3207 §6; RFC 7435 §1; RFC 8461 §1"
+
+    def describe(self) -> str:
+        return f"a man in the middle between {self.a} and {self.b} strips STARTTLS"
+
+    def tamper(self, conn: TCPConnection, side: str, data: bytes) -> bytes:
+        if side != "server":
+            return data
+        for offer in STRIPPED_OFFERS.get(conn.protocol, ()):
+            if offer in data and self.fires():
+                keyword = offer.strip(b"\r\n ").removeprefix(b"250-").removeprefix(b"250 ")
+                data = data.replace(keyword, b"X" * len(keyword))
+                self._trace(
+                    f"fault: the man in the middle overwrites {keyword.decode()} in {conn.server}'s reply to "
+                    f"{conn.client}",
+                    f"{conn.server} offered {keyword.decode()}, but what reaches {conn.client} says "
+                    f"{'X' * len(keyword)}: the client cannot tell the offer was ever there. " + self.models,
+                    conn.server,
+                )
+        return data
+
+    def spec(self) -> str:
+        return self._link_spec(None)
+
+
+STARTTLS_COMMANDS: dict[str, bytes] = {"SMTP": b"STARTTLS\r\n", "POP3": b"STLS\r\n", "IMAP": b" STARTTLS\r\n"}
+
+
+@dataclass
+class InjectAfterSTARTTLS(_ManInTheMiddle):
+    """Appends clear-text commands to the client's STARTTLS write (the CVE-2011-0411 attack)."""
+
+    recipient: str = ""
+    kind: ClassVar[str] = "inject-starttls"
+    models: ClassVar[str] = (
+        "A man in the middle appends commands of its own to the client's STARTTLS, in the same packet. A "
+        "careful server throws away everything that came in clear text after STARTTLS; a vulnerable one "
+        "(CVE-2011-0411) keeps it and runs it once TLS is up, as if the client had sent it encrypted."
+    )
+    rfc: ClassVar[str] = "RFC 3207 §4.2; RFC 2595 §4; RFC 3501 §6.2.1; CVE-2011-0411"
+
+    def describe(self) -> str:
+        return f"a man in the middle between {self.a} and {self.b} injects commands after STARTTLS"
+
+    def payload(self, protocol: str, tag: bytes) -> bytes:
+        """What the attacker appends: SMTP a forged message, POP3 and IMAP a logout."""
+        if protocol == "SMTP":
+            to = self.recipient or "postmaster"
+            return (
+                f"EHLO {self.a}\r\nMAIL FROM:<ceo@{self.a.partition('.')[2] or self.a}>\r\n"
+                f"RCPT TO:<{to}>\r\nDATA\r\n"
+                f"From: The CEO <ceo@{self.a.partition('.')[2] or self.a}>\r\nTo: <{to}>\r\n"
+                "Subject: Injected before TLS\r\nMessage-ID: <injected@attacker.example>\r\n\r\n"
+                "Please wire the money today. (These lines were sent in clear text.)\r\n.\r\n"
+            ).encode()
+        if protocol == "POP3":
+            return b"QUIT\r\n"
+        return tag + b"X LOGOUT\r\n"
+
+    def tamper(self, conn: TCPConnection, side: str, data: bytes) -> bytes:
+        command = STARTTLS_COMMANDS.get(conn.protocol)
+        if side != "client" or command is None or not data.endswith(command) or not self.fires():
+            return data
+        tag = data[: -len(command)] if conn.protocol == "IMAP" else b""
+        injected = self.payload(conn.protocol, tag)
+        self._trace(
+            f"fault: the man in the middle appends {len(injected)} octets of commands to {conn.client}'s "
+            f"{command.strip().decode()}",
+            self.models + f" Injected: {injected.decode(errors='replace').splitlines()[:2]}...",
+            conn.client,
+        )
+        return data + injected
+
+    def spec(self) -> str:
+        return self._link_spec(self.recipient or None)
 
 
 # --- server behaviour ---------------------------------------------------------------------
@@ -629,7 +749,8 @@ class DNSFault(Fault):
 GRAMMAR = "KIND:TARGET[=VALUE][,at=SECONDS][,for=SECONDS][,p=PROBABILITY][,once]"
 KINDS = (
     "down", "crash", "latency", "loss", "partition", "drop-after", "silent", "overloaded", "maxconn",
-    "greylist", "diskfull", "mailboxfull", "reject-sender", "reject-rcpt", "dns",
+    "greylist", "diskfull", "mailboxfull", "reject-sender", "reject-rcpt", "dns", "strip-starttls",
+    "inject-starttls",
 )  # fmt: skip
 
 
@@ -696,10 +817,14 @@ def _make(kind: str, target: str, value: str | None, spec: str) -> Fault:
             raise FaultSpecError(f"fault {spec!r}: {kind} needs ={what}")
         return value
 
-    if kind in ("latency", "loss", "partition"):
+    if kind in ("latency", "loss", "partition", "strip-starttls", "inject-starttls"):
         a, slash, b = target.partition("/")
         if not slash or not a or not b:
             raise FaultSpecError(f"fault {spec!r}: {kind} names a link as HOST/HOST")
+        if kind == "strip-starttls":
+            return StripSTARTTLS(a=a, b=b)
+        if kind == "inject-starttls":
+            return InjectAfterSTARTTLS(a=a, b=b, recipient=value or "")
         if kind == "partition":
             return Partition(a=a, b=b)
         number = _number(need_value("NUMBER"), kind, spec)

@@ -3,8 +3,9 @@
 Everything here is the real mechanism, run by maintained libraries, with every DNS question
 answered by the simulated world instead of the internet:
 
-- DKIM (RFC 6376) signs and verifies with dkimpy; its `dnsfunc` hook asks our TXT lookup for the
-  selector's key record.
+- DKIM (RFC 6376) signs and verifies with dkimpy (the signing RSA operation done by `cryptography`,
+  which is much faster than dkimpy's own); its `dnsfunc` hook asks our TXT lookup for the
+  selector's key record. The keys the simulated worlds sign with ship with the package.
 - SPF (RFC 7208) is evaluated by pyspf; a subclass of its query object sends the A, MX and TXT
   lookups that `check_host()` makes to our lookups, keeping the library's processing limits.
 - DMARC (RFC 7489) policy records are parsed, and alignment and disposition evaluated, by the
@@ -27,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.utils import getaddresses
 from functools import lru_cache
+from importlib import resources
 from typing import ClassVar, Literal, TypeAlias
 
 import dkim  # type: ignore[import-untyped]
@@ -34,8 +36,9 @@ import dkim.canonicalization  # type: ignore[import-untyped]
 import dkim.crypto  # type: ignore[import-untyped]
 import dmarc  # type: ignore[import-untyped]
 import spf  # type: ignore[import-untyped]
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import utils as asym_utils
 
 from simulator.mail import dns as simdns
 from simulator.mail.headers import fold, header_values
@@ -186,6 +189,38 @@ def dkim_key(label: str = "", bits: int = KEY_BITS) -> DKIMKey:
     return DKIMKey(private_key_pem=pem, public_key_b64=base64.b64encode(public).decode("ascii"), bits=bits)
 
 
+_KEYS = "keys"
+
+
+def shipped_key_names() -> list[str]:
+    """The DKIM keys shipped with the package (`simulator/mail/keys/<name>.pem`), by name."""
+    folder = resources.files(__package__ or "simulator.mail").joinpath(_KEYS)
+    return sorted(f.name.removesuffix(".pem") for f in folder.iterdir() if f.name.endswith(".pem"))
+
+
+@lru_cache(maxsize=16)
+def shipped_key(name: str) -> DKIMKey:
+    """A DKIM key pair shipped with the package, so that a scenario signs the same way in every run.
+
+    A key made at run time (`dkim_key`) differs between processes, and so would every signature and
+    every trace that shows one; these keys were generated once and are public test material: they
+    sign for the simulated world's domains and nothing else.
+
+    Raises:
+        KeyError: no key of that name is shipped; the message lists those that are.
+    """
+    if name not in shipped_key_names():
+        raise KeyError(f"no DKIM key named {name!r}; shipped keys: {', '.join(shipped_key_names())}")
+    pem = resources.files(__package__ or "simulator.mail").joinpath(_KEYS, f"{name}.pem").read_bytes()
+    private = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(private, rsa.RSAPrivateKey):
+        raise KeyError(f"the DKIM key {name!r} is not an RSA key")
+    public = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return DKIMKey(private_key_pem=pem, public_key_b64=base64.b64encode(public).decode("ascii"), bits=private.key_size)
+
+
 def sign(
     message: bytes,
     domain: str,
@@ -202,9 +237,12 @@ def sign(
     signed once more than it occurs so that no second From can be added (§8.15).
 
     dkimpy's own `sign` stamps `t=` from the host's clock; the tag is optional (§3.5), so this
-    builds the tag list itself, adding `t=` only from the caller's (simulated) time, and leaves
-    canonicalization, hashing, RSA signing and folding to dkimpy. A verifier compares `t=` with
-    its own clock and refuses one more than ten hours ahead.
+    builds the tag list itself, adding `t=` only from the caller's (simulated) time. dkimpy
+    canonicalizes, selects and hashes the header fields and folds the result (RFC 6376 §3.7);
+    the RSA operation itself is done by `cryptography` (OpenSSL), since dkimpy's pure-Python
+    RSA takes about 5 ms per 2048-bit signature and a busy world signs every message. RSA
+    PKCS #1 v1.5 is deterministic: the signature is the one dkimpy would make, bit for bit. A
+    verifier compares `t=` with its own clock and refuses one more than ten hours ahead.
 
     Args:
         message: the message as it will be sent, header and body, CRLF line endings.
@@ -221,10 +259,7 @@ def sign(
         signer = dkim.DKIM(message, signature_algorithm=ALGORITHM, linesep=b"\r\n")
     except dkim.MessageFormatError as exc:
         raise ValueError(f"not a message dkimpy can read: {_clean(exc)}") from exc
-    try:
-        private_key = dkim.crypto.parse_pem_private_key(private_key_pem)
-    except dkim.crypto.UnparsableKeyError as exc:
-        raise ValueError(f"not a PEM RSA private key: {exc}") from exc
+    private_key = _rsa_private_key(private_key_pem)
     if include_headers is None:
         names = [bytes(name) for name in signer.default_sign_headers()]
     else:
@@ -246,9 +281,30 @@ def sign(
         tags.append((b"t", str(int(timestamp)).encode("ascii")))
     # b= goes last, with a placeholder as long as dkimpy's, so that it folds onto lines of its own.
     tags += [(b"h", b":".join(signed)), (b"bh", base64.b64encode(body_hash)), (b"b", b"0" * 60)]
-    signer.hasher = dkim.crypto.HASH_ALGORITHMS[ALGORITHM]
-    value = signer.gen_header(tags, signed, policy, b"DKIM-Signature", private_key)
-    return b"DKIM-Signature: " + bytes(value)
+    name = b"DKIM-Signature"
+    # The header hash covers the signed fields, then this field itself with b= empty (RFC 6376 §3.7).
+    unsigned = dkim.RE_BTAG.sub(rb"\1", dkim.fold(b"; ".join(b"=".join(tag) for tag in tags), namelen=len(name)))
+    hasher = hashlib.sha256()
+    headers = policy.canonicalize_headers(signer.headers)
+    dkim.hash_headers(hasher, policy, headers, signed, (name, b" " + unsigned), dict(tags))
+    signature = private_key.sign(hasher.digest(), padding.PKCS1v15(), asym_utils.Prehashed(hashes.SHA256()))
+    tags[-1] = (b"b", base64.b64encode(signature))
+    value = dkim.fold(b"; ".join(b"=".join(tag) for tag in tags) + b"\r\n", namelen=len(name), linesep=b"\r\n")
+    return name + b": " + bytes(value)
+
+
+@lru_cache(maxsize=16)
+def _rsa_private_key(pem: bytes) -> rsa.RSAPrivateKey:
+    """A PEM private key read once: loading checks the key, which costs more than signing with it."""
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"not a PEM RSA private key: {exc}") from exc
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("not a PEM RSA private key: DKIM signs here with rsa-sha256 only")
+    if key.key_size < _MIN_KEY_BITS:
+        raise ValueError(f"DKIM verifiers refuse RSA keys under {_MIN_KEY_BITS} bits (RFC 8301 §3.2)")
+    return key
 
 
 @dataclass(frozen=True)

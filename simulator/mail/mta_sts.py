@@ -160,3 +160,32 @@ def decide(policy: Policy | None, mx_host: str, tls: str) -> Decision:
     if policy.mode is Mode.TESTING:
         return Decision(True, True, f"{problem}; mode testing: delivered anyway and reported", "RFC 8461 §5")
     return Decision(False, True, f"{problem}; mode enforce: not delivered", "RFC 8461 §5")
+
+
+# --- where the policy lives, and a sender's cache -------------------------------------------
+
+POLICY_PATH = "/.well-known/mta-sts.txt"  # RFC 8461 §3.3
+
+
+def record_name(domain: str) -> str:
+    """Where a domain's MTA-STS TXT record lives (RFC 8461 §3.1)."""
+    return f"_mta-sts.{domain}"
+
+
+def policy_url(domain: str) -> str:
+    """Where a domain serves its policy file, over HTTPS only (RFC 8461 §3.3)."""
+    return f"https://mta-sts.{domain}{POLICY_PATH}"
+
+
+def record_text(sts_id: str) -> str:
+    """The TXT record that announces a policy and its id (RFC 8461 §3.1)."""
+    return f"v=STSv1; id={sts_id}"
+
+
+@dataclass(frozen=True)
+class Cached(Value):
+    """A policy a sender holds, with the record id it came with and when it stops using it (RFC 8461 §5.1)."""
+
+    policy: Policy
+    id: str
+    expires: float

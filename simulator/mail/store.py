@@ -28,6 +28,7 @@ from simulator.protocol.values import Value
 
 HIERARCHY_DELIMITER = "/"  # RFC 3501 §5.1.1
 INBOX = "INBOX"
+JUNK = "Junk"  # where suspected spam is filed (the \Junk special use of RFC 6154 §2)
 
 SEEN, ANSWERED, FLAGGED, DELETED, DRAFT = "\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"
 RECENT = "\\Recent"
@@ -699,7 +700,7 @@ class Account:
         self._validity = 0  # UIDVALIDITY counter: a folder's every life gets a new value (RFC 3501 §2.3.1.1)
         self.folders: dict[str, Folder] = {}
         self.subscriptions: set[str] = set()
-        self.by_message_id: dict[str, StoredMessage] = {}  # the first copy of each delivered to INBOX
+        self.by_message_id: dict[str, StoredMessage] = {}  # the first copy of each delivered by SMTP
         self.maildrop_holder: str | None = None
         self.folders[INBOX] = self._new_folder(INBOX)
 
@@ -733,11 +734,24 @@ class Account:
         return self.by_message_id.get(message_id) if message_id else None
 
     def append(
-        self, content: bytes, arrived: float, queue_id: str, message_id: str = "", duplicate_of: str | None = None
+        self,
+        content: bytes,
+        arrived: float,
+        queue_id: str,
+        message_id: str = "",
+        duplicate_of: str | None = None,
+        *,
+        folder: str = INBOX,
     ) -> StoredMessage:
-        """Final delivery into INBOX (RFC 5321 §4.4), as the MDA does it: no flags, recent to one session."""
+        """Final delivery (RFC 5321 §4.4), as the MDA does it: no flags, recent to one session.
+
+        Mail goes into INBOX, or into the Junk folder when the MX's filter or the sender's DMARC
+        policy says so; Junk is made on first use, as Dovecot's autocreate does.
+        """
+        if folder == JUNK and JUNK not in self.folders:
+            self.create(JUNK)
         stored = self.deliver(
-            INBOX, content, internal_date=arrived, queue_id=queue_id, message_id=message_id, duplicate_of=duplicate_of
+            folder, content, internal_date=arrived, queue_id=queue_id, message_id=message_id, duplicate_of=duplicate_of
         )
         if message_id:
             self.by_message_id.setdefault(message_id, stored)

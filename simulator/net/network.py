@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from simulator.net.kernel import DELIVERY, Kernel
+from simulator.net.observers import Middlebox, Observed, Tap
 from simulator.net.record import Note, Recorder
 
 # Where each protocol says the server greets first.
@@ -118,6 +119,11 @@ class Network:
         self.connections: dict[int, TCPConnection] = {}  # the ones not yet closed
         self.open_between: dict[tuple[str, str], int] = {}  # (client, server) -> established connections
         self._next_conn = 0
+        self.taps: list[Tap] = []  # passive observers on links
+        self.middleboxes: list[Middlebox] = []  # men in the middle that may rewrite what crosses a link
+        # Documents the world's web servers serve over HTTPS (MTA-STS policies), by URL: the host
+        # that serves it and its text. Fetching one is traced as one request and one response.
+        self.web: dict[str, tuple[str, str]] = {}
 
     # --- topology ------------------------------------------------------------------
 
@@ -150,6 +156,7 @@ class Network:
         if not self.hosts[src].up:
             return
         self.tracer.write(src, dst, None, protocol, [note], ("", ""))
+        self._observe(src, dst, "client", None, port, protocol, note.data)
         link = self.link(src, dst)
         if link.up and not (link.loss and self.rng.random() < link.loss):
             self.kernel.schedule(link.latency, self._datagram_arrives, src, dst, port, note.data, priority=DELIVERY)
@@ -231,9 +238,18 @@ class Network:
         src, dst = (conn.client, conn.server) if side == "client" else (conn.server, conn.client)
         self.tracer.write(src, dst, conn.id, conn.protocol, notes, batch)
         data = notes[0].data if len(notes) == 1 else b"".join(n.data for n in notes)
+        for box in self.middleboxes:
+            data = box.rewrite(conn, side, data)
+        self._observe(src, dst, side, conn.id, conn.port, conn.protocol, data)
         arrival = self._arrival(conn, side, len(data))
         if arrival is not None:
             self.kernel.schedule(arrival - self.kernel.now, self._deliver, conn, side, data, priority=DELIVERY)
+
+    def _observe(self, src: str, dst: str, side: str, conn: int | None, port: int, protocol: str, data: bytes) -> None:
+        """Every observer on this link keeps a copy of the write, as it travels."""
+        for tap in self.taps:
+            if tap.on_path(src, dst):
+                tap.record(Observed(self.kernel.now, src, dst, side, conn, port, protocol, data))
 
     def _arrival(self, conn: TCPConnection, side: str, size: int) -> float | None:
         """When a write arrives, or None if the link is cut.

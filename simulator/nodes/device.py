@@ -7,19 +7,26 @@ POP3 leave-on-server copies what the device has not seen, remembered by UIDL
 it, flags included (RFC 3501); with IDLE the server tells the device of new mail
 the moment it arrives (RFC 2177). What the device shows afterwards is in
 `messages`, so a learner can put two devices of one user side by side.
+
+A device logs in with a password (USER/PASS, LOGIN, or a SASL mechanism) or with an
+OAuth 2.0 access token (XOAUTH2, OAUTHBEARER; RFC 7628). It keeps using its token
+until the server refuses it, then asks the authorization server for a fresh one and
+tries once more, as mail programs do.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from simulator.mail.headers import header_values
 from simulator.mail.store import SEEN
 from simulator.net.kernel import Timer
 from simulator.net.network import Network
 from simulator.net.record import Note
-from simulator.nodes.imap_service import IMAP_PORT
-from simulator.nodes.pop3_service import POP3_PORT
+from simulator.nodes.imap_service import IMAP_PORT, IMAPS_PORT
+from simulator.nodes.oauth_server import TokenHolder
+from simulator.nodes.pop3_service import POP3_PORT, POP3S_PORT
 from simulator.nodes.stream import StreamSession
 from simulator.nodes.tls_channel import ClientTLS
 from simulator.protocol.imap import client as imap_ev
@@ -36,6 +43,8 @@ CLIENT_BATCH = ("Several commands in one write: the server offered PIPELINING.",
 IMAP_CLIENT_BATCH = ("Several commands in one write: an IMAP client need not wait between them.", "RFC 3501 §5.5")
 # How long the device waits for each response before it gives up on the server.
 RESPONSE_TIMEOUT = 120.0
+# SASL mechanisms that send an OAuth 2.0 access token instead of a password (RFC 7628).
+TOKEN_MECHANISMS = frozenset({"XOAUTH2", "OAUTHBEARER"})
 
 
 @dataclass(frozen=True)
@@ -69,17 +78,29 @@ class MailDevice:
         starttls: "never", "opportunistic" or "required": upgrade with STLS (POP3, RFC 2595 §4)
             or STARTTLS (IMAP, RFC 3501 §6.2.1) before logging in.
         tls: the world's PKI and whether the certificate is checked; None where no server offers TLS.
+        implicit_tls: read on port 995 (POP3S) or 993 (IMAPS), where TLS starts with the first byte
+            (RFC 8314 §3.3); needs `tls`.
+        auth: the SASL mechanism it logs in with (POP3 AUTH, RFC 5034; IMAP AUTHENTICATE, RFC 3501
+            §6.2.2); None for the plain USER/PASS or LOGIN command.
+        tokens: with XOAUTH2 or OAUTHBEARER, the refresh and access tokens it holds.
     """
 
     def __init__(
         self, network: Network, name: str, *, user: str, password: str, server: str, profile: str,
         reads: bool = False, idle_for: float = IDLE_FOR, starttls: str = "never", tls: ClientTLS | None = None,
+        implicit_tls: bool = False, auth: str | None = None, tokens: TokenHolder | None = None,
     ) -> None:  # fmt: skip
+        if implicit_tls and tls is None:
+            raise ValueError("implicit TLS needs a TLS configuration")
+        if auth is not None and auth.upper() in TOKEN_MECHANISMS and tokens is None:
+            raise ValueError(f"{auth} logs in with an OAuth 2.0 token: the device needs a TokenHolder")
         if profile not in PROFILES:
             raise ValueError(f"unknown retrieval profile {profile!r}; expected one of {', '.join(PROFILES)}")
         self.network, self.name, self.user, self.password = network, name, user, password
         self.server, self.profile, self.reads, self.idle_for = server, profile, reads, idle_for
         self.starttls, self.tls = starttls, tls  # STLS / STARTTLS before login (RFC 2595 §4, RFC 3501 §6.2.1)
+        self.implicit_tls = implicit_tls
+        self.auth, self.tokens = (auth.upper() if auth else None), tokens
         self.messages: dict[str, DeviceMessage] = {}  # by the server's unique id, in arrival order
         self.reports: list[RetrievalReport] = []
         self.uidvalidity: int | None = None  # IMAP: the mailbox's UIDVALIDITY the device's UIDs belong to
@@ -94,19 +115,56 @@ class MailDevice:
     def protocol(self) -> str:
         return "IMAP" if self.profile.startswith("imap") else "POP3"
 
+    @property
+    def uses_token(self) -> bool:
+        return self.auth in TOKEN_MECHANISMS
+
     def check_mail(self) -> None:
         """Connect to the mailbox server and run one session of the profile."""
         if self.reads:
             self._read_all()
+        self._check(retry=False)
+
+    def _check(self, *, retry: bool) -> None:
+        """Get an access token first if the device holds none, then connect."""
+        if self.tokens is not None and self.uses_token and not self.tokens.access_token:
+            self.tokens.refresh(partial(self._token_ready, retry))
+            return
+        self._connect(retry)
+
+    def _token_ready(self, retry: bool, ok: bool) -> None:
+        if ok:
+            self._connect(retry)
+            return
+        report = RetrievalReport(self.network.kernel.now, failure="no access token from the authorization server")
+        self.reports.append(report)
+        _report(self.network, self, report, "")
+
+    def login_refused(self, retry: bool) -> None:
+        """The server refused the login: with a token not yet renewed this check, renew it and try again."""
+        if self.tokens is None or not self.uses_token or retry:
+            return
+        self.network.tracer.emit(
+            "oauth", self.name, self.tokens.server, None, "HTTPS", b"",
+            f"{self.name} drops the refused access token and asks for a new one",
+            "The server refused the token (expired, or without the scope it needs). The mail program still "
+            "holds its refresh token, so it gets a fresh access token and logs in again, without asking the user.",
+            "RFC 6750 §3.1, RFC 6749 §6",
+        )  # fmt: skip
+        self.tokens.refresh(partial(self._token_ready, True))
+
+    def _connect(self, retry: bool) -> None:
         report = RetrievalReport(self.network.kernel.now)
         self.reports.append(report)
         session: StreamSession
         if self.protocol == "IMAP":
-            session = IMAPDeviceSession(self.network, self, IMAPClient(self._imap_config()), report)
-            port = IMAP_PORT
+            imap = IMAPClient(self._imap_config(), tls=self.implicit_tls, rng=self.network.rng)
+            session = IMAPDeviceSession(self.network, self, imap, report, retry=retry)
+            port = IMAPS_PORT if self.implicit_tls else IMAP_PORT
         else:
-            session = POP3DeviceSession(self.network, self, POP3Client(self._pop3_config()), report)
-            port = POP3_PORT
+            pop3 = POP3Client(self._pop3_config(), tls=self.implicit_tls, rng=self.network.rng)
+            session = POP3DeviceSession(self.network, self, pop3, report, retry=retry)
+            port = POP3S_PORT if self.implicit_tls else POP3_PORT
         session.conn = self.network.connect(self.name, self.server, port, session, self.protocol)
         session.arm()
 
@@ -115,6 +173,9 @@ class MailDevice:
         return ClientConfig(
             username=self.user,
             password=self.password,
+            login="sasl" if self.auth else "user",
+            sasl_mechanism=self.auth or "PLAIN",
+            token=self._token(),
             profile="leave-on-server" if leave else "download-and-delete",
             known_uids=frozenset(self.messages) if leave else frozenset(),
             stls=self.starttls,
@@ -126,12 +187,19 @@ class MailDevice:
         return IMAPClientConfig(
             username=self.user,
             password=self.password,
+            login="sasl" if self.auth else "login",
+            sasl_mechanism=self.auth or "PLAIN",
+            token=self._token(),
             profile="idle" if self.profile == "imap-idle" else "sync",
             uidvalidity=self.uidvalidity,
             known=known,
             set_flags=unread_here,
             starttls=self.starttls,
         )
+
+    def _token(self) -> str:
+        """The access token XOAUTH2 or OAUTHBEARER sends; "" for a login with a password."""
+        return self.tokens.access_token if self.tokens is not None and self.uses_token else ""
 
     def _read_all(self) -> None:
         """The user has read what the device showed: \\Seen here, and on the server at the next IMAP check."""
@@ -183,9 +251,13 @@ class POP3DeviceSession(StreamSession):
     timeout_note = ("No response in time: the mail program gives up and will try at its next check.", "RFC 1939 §3")
     starttls_rfc = "RFC 2595 §4"
 
-    def __init__(self, network: Network, device: MailDevice, engine: POP3Client, report: RetrievalReport) -> None:
-        super().__init__(network, device.name, "client", tls=device.tls)
+    def __init__(
+        self, network: Network, device: MailDevice, engine: POP3Client, report: RetrievalReport, *, retry: bool = False
+    ) -> None:
+        super().__init__(network, device.name, "client", tls=device.tls, implicit_tls=device.implicit_tls)
         self.device, self.engine, self.report = device, engine, report
+        self.retry = retry  # this session logs in with a token renewed after a refusal
+        self.refused = False
 
     def _feed(self, data: bytes) -> None:
         self.engine.receive_data(data)
@@ -199,6 +271,8 @@ class POP3DeviceSession(StreamSession):
                 self.report.deleted = len(event.deleted)
             elif isinstance(event, ev.SessionFailed):
                 self.report.failure = event.reason
+            elif isinstance(event, ev.LoginFailed):
+                self.refused = True
             elif isinstance(event, ev.TLSReady):
                 self._wants_tls = True
 
@@ -216,6 +290,8 @@ class POP3DeviceSession(StreamSession):
 
     def _finished(self, reason: str) -> None:
         _report(self.network, self.device, self.report, reason)
+        if self.refused:
+            self.device.login_refused(self.retry)
 
 
 class IMAPDeviceSession(StreamSession):
@@ -227,9 +303,13 @@ class IMAPDeviceSession(StreamSession):
     timeout_note = ("No response in time: the mail program gives up and will try at its next check.", "RFC 3501 §5.4")
     starttls_rfc = "RFC 3501 §6.2.1"
 
-    def __init__(self, network: Network, device: MailDevice, engine: IMAPClient, report: RetrievalReport) -> None:
-        super().__init__(network, device.name, "client", tls=device.tls)
+    def __init__(
+        self, network: Network, device: MailDevice, engine: IMAPClient, report: RetrievalReport, *, retry: bool = False
+    ) -> None:
+        super().__init__(network, device.name, "client", tls=device.tls, implicit_tls=device.implicit_tls)
         self.device, self.engine, self.report = device, engine, report
+        self.retry = retry  # this session logs in with a token renewed after a refusal
+        self.refused = False
         self._stop: Timer | None = None
 
     def _feed(self, data: bytes) -> None:
@@ -258,6 +338,8 @@ class IMAPDeviceSession(StreamSession):
                     device.forget(str(uid))
             elif isinstance(event, imap_ev.SessionFailed):
                 self.report.failure = event.reason
+            elif isinstance(event, imap_ev.LoginFailed):
+                self.refused = True
             elif isinstance(event, imap_ev.TLSReady):
                 self._wants_tls = True
             elif isinstance(event, imap_ev.Idling) and self._stop is None:
@@ -292,6 +374,8 @@ class IMAPDeviceSession(StreamSession):
         if self._stop is not None:
             self._stop.cancel()
         _report(self.network, self.device, self.report, reason)
+        if self.refused:
+            self.device.login_refused(self.retry)
 
 
 def _report(network: Network, device: MailDevice, report: RetrievalReport, reason: str) -> None:

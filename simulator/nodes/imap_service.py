@@ -9,16 +9,27 @@ another device's STORE or EXPUNGE), so that a client in IDLE hears of it at once
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from simulator.mail.store import FlagMode, MailStore
 from simulator.net.network import Network
 from simulator.net.record import Note
+from simulator.nodes.accounts import Accounts
 from simulator.nodes.stream import StreamSession
 from simulator.nodes.tls_channel import ServerTLS
-from simulator.protocol.imap.server import Credentials, IMAPServer, Output, ServerConfig, StartTLS
+from simulator.protocol.imap.server import (
+    Credentials,
+    IMAPServer,
+    Output,
+    SaslVerified,
+    SecretNeeded,
+    ServerConfig,
+    StartTLS,
+    TokenCredentials,
+)
 
 IMAP_PORT = 143
+IMAPS_PORT = 993
 SERVER_BATCH = ("The server answers several commands, or sends several updates, in one write.", "RFC 3501 §5.5")
 # RFC 3501 §5.4: an autologout timer of at least 30 minutes (RFC 2177: an IDLE client re-issues IDLE within 29).
 AUTOLOGOUT = 1800.0
@@ -30,19 +41,47 @@ class IMAPService:
 
     config: ServerConfig
     store: MailStore
-    users: dict[str, str]  # lower-cased address -> password
+    users: dict[str, str] = field(default_factory=dict)  # address -> password, when `accounts` is not given
     sessions: list[IMAPServerSession] = field(default_factory=list)
     tls: ServerTLS | None = None  # the certificate presented after STARTTLS (RFC 3501 §6.2.1); None: no TLS
+    accounts: Accounts = field(default_factory=Accounts)  # the host's login policy, shared with SMTP and POP3
 
-    def handle(self, engine: IMAPServer, event: object) -> None:
-        """Answer a login; the engine handles everything else against the account it was given."""
+    def __post_init__(self) -> None:
+        if self.users and not self.accounts.users:
+            self.accounts = Accounts(self.users)
+
+    def engine(self, *, implicit_tls: bool = False) -> IMAPServer:
+        """A server engine for a new connection; on port 993 it is TLS already, so no STARTTLS (RFC 8314 §3.3)."""
+        config = replace(self.config, tls_active=True, starttls=False) if implicit_tls else self.config
+        return IMAPServer(config, rng=self.accounts.rng)
+
+    def handle(self, engine: IMAPServer, event: object, peer: str = "") -> None:
+        """Answer a login; the engine handles everything else against the account it was given.
+
+        Args:
+            peer: the client's host name, for the trace.
+        """
+        accounts = self.accounts
         if isinstance(event, Credentials):
-            secret = self.users.get(event.user.lower())
-            account = self.store.get(event.user) if secret is not None and secret == event.password else None
-            if account is None:
-                engine.refuse_login()
+            self._login(engine, accounts.check_password(event.user, event.password))
+        elif isinstance(event, SecretNeeded):
+            engine.supply_secret(accounts.secret(event.mechanism, event.user))
+        elif isinstance(event, TokenCredentials):
+            check = accounts.check_token(event.user, event.token, "IMAP", peer)
+            if check.ok:
+                engine.accept_token()
             else:
-                engine.accept_login(account, FlagMode)
+                engine.refuse_token(check.status_for(event.mechanism), check.scope)
+        elif isinstance(event, SaslVerified):  # CRAM-MD5, SCRAM or a token proved who the client is
+            self._login(engine, accounts.find(event.user))
+
+    def _login(self, engine: IMAPServer, user: str | None) -> None:
+        """Open the account of a user whose credentials were good (None: they were not)."""
+        account = self.store.get(user) if user is not None else None  # no mailbox here: no login here
+        if account is None:
+            engine.refuse_login()
+        else:
+            engine.accept_login(account, FlagMode)
 
     def changed(self, user: str, source: IMAPServerSession | None = None) -> None:
         """Something changed `user`'s mail: the sessions in IDLE write their updates now (RFC 2177 §3)."""
@@ -64,13 +103,13 @@ class IMAPServerSession(StreamSession):
     timeout_note = ("The client said nothing for 30 minutes: the server logs it out.", "RFC 3501 §5.4")
     starttls_rfc = "RFC 3501 §6.2.1"
 
-    def __init__(self, network: Network, service: IMAPService, host: str) -> None:
-        super().__init__(network, host, "server", tls=service.tls)
+    def __init__(self, network: Network, service: IMAPService, host: str, *, implicit_tls: bool = False) -> None:
+        super().__init__(network, host, "server", tls=service.tls, implicit_tls=implicit_tls)
         self.service = service
         self.engine: IMAPServer | None = None
 
     def _started(self) -> None:
-        self.engine = IMAPServer(self.service.config)
+        self.engine = self.service.engine(implicit_tls=self.implicit_tls)
 
     def _feed(self, data: bytes) -> None:
         if self.engine is not None:
@@ -82,7 +121,7 @@ class IMAPServerSession(StreamSession):
             for event in self.engine.events():
                 if isinstance(event, StartTLS):
                     self._wants_tls = True
-                self.service.handle(self.engine, event)
+                self.service.handle(self.engine, event, self.conn.client if self.conn else "")
 
     def _tls_started(self) -> None:
         if self.engine is not None:
@@ -120,14 +159,15 @@ def _note(output: Output) -> Note:
 
 @dataclass
 class IMAPListener:
-    """Makes a server session for each connection to port 143."""
+    """Makes a server session for each connection to port 143, or to 993 with `implicit_tls`."""
 
     network: Network
     service: IMAPService
     host: str
+    implicit_tls: bool = False  # IMAPS: TLS from the first byte (RFC 8314 §3.3)
 
     def accept(self) -> IMAPServerSession:
-        session = IMAPServerSession(self.network, self.service, self.host)
+        session = IMAPServerSession(self.network, self.service, self.host, implicit_tls=self.implicit_tls)
         self.service.sessions = [s for s in self.service.sessions if not s.done]
         self.service.sessions.append(session)
         return session

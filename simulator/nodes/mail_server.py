@@ -10,18 +10,23 @@ headers, as real MTAs do (RFC 5321 §4.4).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import Literal
 
-from simulator.mail import dns, dsn, headers
+from simulator.mail import dns, dsn, headers, mta_sts
 from simulator.mail.ledger import Ledger
 from simulator.mail.queue import OutboundQueue, QueueEntry, RecipientState, RetrySchedule
-from simulator.mail.store import MailStore, StoredMessage
+from simulator.mail.store import INBOX, JUNK, MailStore, StoredMessage
+from simulator.mail.tokens import TrustedIssuer
 from simulator.net.kernel import TIMER, Timer
 from simulator.net.network import Network
+from simulator.nodes.accounts import NO_LOGIN, Accounts
 from simulator.nodes.dns_server import Resolver
-from simulator.nodes.imap_service import IMAP_PORT, IMAPListener, IMAPService
-from simulator.nodes.pop3_service import POP3_PORT, POP3Listener, POP3Service
+from simulator.nodes.imap_service import IMAP_PORT, IMAPS_PORT, IMAPListener, IMAPService
+from simulator.nodes.mail_auth import Finding, MailAuth
+from simulator.nodes.mailing_list import MailingList
+from simulator.nodes.pop3_service import POP3_PORT, POP3S_PORT, POP3Listener, POP3Service
 from simulator.nodes.smtp_service import AcceptedMessage, SMTPService, make_queue_id
 from simulator.nodes.smtp_session import ClientSession, ServerSession, SessionOutcome
 from simulator.nodes.tls_channel import ClientTLS, ServerTLS
@@ -43,6 +48,7 @@ LOOP_EXPLAIN = (
 VULNERABILITIES = frozenset({"open-relay", "smtp-smuggling", "command-injection"})
 SMTP_PORT = 25
 SUBMISSION_PORT = 587
+SUBMISSIONS_PORT = 465
 
 
 @dataclass
@@ -70,6 +76,7 @@ class _Attempt:
 
     entry: QueueEntry
     waiting: set[str] = field(default_factory=set)
+    policies: dict[str, mta_sts.Policy] = field(default_factory=dict)  # MTA-STS policies in force, by domain
 
 
 class MailServer:
@@ -95,12 +102,19 @@ class MailServer:
         starttls_outbound: str = "never",
         outbound_tls: ClientTLS | None = None,
         vulnerable: frozenset[str] = frozenset(),
+        starttls: bool = True,
+        implicit_tls: bool = False,
+        sasl_mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN"),
+        trusted_issuers: tuple[TrustedIssuer, ...] = (),
     ) -> None:
         """A mail host.
 
         Args:
-            tls: offer STARTTLS on its SMTP ports (RFC 3207), STLS on POP3 (RFC 2595 §4) and STARTTLS
-                on IMAP (RFC 3501 §6.2.1), presenting this certificate; None offers no TLS.
+            tls: the certificate it presents; None runs no TLS at all.
+            starttls: with `tls`, offer STARTTLS on its SMTP ports (RFC 3207), STLS on POP3 (RFC 2595 §4)
+                and STARTTLS on IMAP (RFC 3501 §6.2.1).
+            implicit_tls: with `tls`, also listen on the implicit-TLS ports, where TLS starts with the
+                first byte (RFC 8314 §3): 465 for submission, 993 for IMAP, 995 for POP3.
             submission_requires_tls: offer AUTH on port 587 only after STARTTLS (RFC 8314 §3.3,
                 Postfix smtpd_tls_auth_only); needs `tls`.
             starttls_outbound: how its relay client uses STARTTLS: "never", "opportunistic" or
@@ -108,6 +122,10 @@ class MailServer:
             outbound_tls: the world's PKI for its relay client, and whether it checks certificates.
             vulnerable: the weaknesses switched on for an attack demonstration (`VULNERABILITIES`);
                 empty, as by default, the host refuses every one of them.
+            sasl_mechanisms: what SMTP AUTH on the submission ports, POP3 AUTH and IMAP AUTHENTICATE
+                offer, in this order (RFC 4954, RFC 5034, RFC 3501 §6.2.2).
+            trusted_issuers: the OAuth 2.0 authorization servers whose access tokens its users may
+                log in with (XOAUTH2, OAUTHBEARER; RFC 7628).
         """
         self.network, self.name, self.ledger = network, name, ledger
         self.tls = tls
@@ -117,8 +135,14 @@ class MailServer:
         self.vulnerable = vulnerable
         self.starttls_outbound = starttls_outbound
         self.outbound_tls = outbound_tls
+        # Its relay fetches and honours the MTA-STS policies of the domains it sends to (RFC 8461 §5;
+        # Postfix with an MTA-STS policy resolver). The loader switches it on.
+        self.honours_mta_sts = False
+        self.sts_cache: dict[str, mta_sts.Cached] = {}
         self.local_domains = frozenset(d.lower() for d in local_domains)
         self.users = dict(users or {})
+        # One login policy for every port: passwords, SASL secrets and bearer tokens alike.
+        self.accounts = Accounts(self.users, self.local_domains, trusted_issuers, network, name)
         self.store = MailStore()
         for address, _ in self.users.items():
             if address.rpartition("@")[2].lower() in self.local_domains:
@@ -132,7 +156,11 @@ class MailServer:
         # Told of every delivery into a local mailbox (serve announces them); set it to a
         # bound method, or leave it None in worlds that are checkpointed.
         self.on_deliver: Callable[[str, StoredMessage], None] | None = None
-        starttls = tls is not None
+        # DKIM signing, the checks on port 25 and hosted mailing lists: off until the scenario sets them up.
+        self.mail_auth = MailAuth()
+        if implicit_tls and tls is None:
+            raise ValueError("implicit TLS needs a certificate (tls)")
+        starttls = starttls and tls is not None
         if mx:  # port 25: mail for its own domains (and a backup MX's), no AUTH, no relaying
             self._listen(
                 SMTP_PORT,
@@ -141,38 +169,56 @@ class MailServer:
             )
         if submission:  # port 587: AUTH first, then any recipient (RFC 6409)
             requires_tls = starttls and submission_requires_tls
-            config = ServerConfig(hostname=name, starttls=starttls, auth_requires_tls=requires_tls)
+            config = ServerConfig(
+                hostname=name, starttls=starttls, auth_requires_tls=requires_tls, auth_mechanisms=sasl_mechanisms
+            )
             self._listen(SUBMISSION_PORT, config, submission=True)
+            if implicit_tls:  # port 465, "submissions": the same service, TLS from the first byte (RFC 8314 §3.3)
+                config = ServerConfig(hostname=name, tls_active=True, auth_mechanisms=sasl_mechanisms)
+                self._listen(SUBMISSIONS_PORT, config, submission=True)
         # STLS on POP3 and STARTTLS on IMAP, with the same certificate (RFC 2595 §4, RFC 3501 §6.2.1).
-        retrieval, retrieval_tls = tls, tls is not None
+        retrieval, retrieval_tls = tls, starttls
+        injectable = "command-injection" in vulnerable  # CVE-2011-0411, for an attack demonstration
         self.imap: IMAPListener | None = None
         if imap:  # port 143: the users of its own domains read and organise their mail (RFC 3501)
-            imap_service = IMAPService(
-                IMAPServerConfig(hostname=name, starttls=retrieval_tls), self.store, self._local_users(), tls=retrieval
-            )
+            imap_config = IMAPServerConfig(
+                hostname=name, starttls=retrieval_tls, keep_plaintext_after_starttls=injectable,
+                sasl_mechanisms=sasl_mechanisms,
+            )  # fmt: skip
+            imap_service = IMAPService(imap_config, self.store, tls=retrieval, accounts=self.accounts)
             self.imap = IMAPListener(network, imap_service, name)
             network.listen(name, IMAP_PORT, self.imap)
+            if implicit_tls:  # port 993: the same mailboxes and IDLE sessions, TLS from the first byte
+                network.listen(name, IMAPS_PORT, IMAPListener(network, imap_service, name, implicit_tls=True))
         self.pop3: POP3Listener | None = None
         if pop3:  # port 110: the users of its own domains read their INBOX (RFC 1939)
             service = POP3Service(
-                POP3ServerConfig(hostname=name, apop=True, stls=retrieval_tls), self.store, self._local_users(),
-                tls=retrieval,
+                POP3ServerConfig(
+                    hostname=name, apop=True, stls=retrieval_tls, keep_plaintext_after_stls=injectable,
+                    sasl_mechanisms=sasl_mechanisms,
+                ),
+                self.store, tls=retrieval, accounts=self.accounts,
             )  # fmt: skip
             service.on_change = self._mailbox_changed
             self.pop3 = POP3Listener(network, service, name)
             network.listen(name, POP3_PORT, self.pop3)
+            if implicit_tls:  # port 995: the same maildrops and locks, TLS from the first byte
+                network.listen(name, POP3S_PORT, POP3Listener(network, service, name, implicit_tls=True))
 
     def _listen(
         self, port: int, config: ServerConfig, *, relay_domains: frozenset[str] = frozenset(), submission: bool = False
     ) -> None:
         service = SMTPService(
-            config,
+            self._with_weaknesses(port, config),
             local_domains=self.local_domains,
             users=self.users,
             submission=submission,
             relay_domains=relay_domains,
             keep=False,
             tls=self.tls,
+            accounts=self.accounts,
+            # Port 25 relays for anyone only with the "open-relay" weakness switched on (RFC 5321 §3.6.2).
+            open_relay=port == SMTP_PORT and "open-relay" in self.vulnerable,
         )
         service.on_stored = self._accepted
         service.queue_ids = self._queue_id  # one source for both ports: queue ids never collide
@@ -180,14 +226,24 @@ class MailServer:
         self.listeners[port] = listener
         self.network.listen(self.name, port, listener)
 
+    def _with_weaknesses(self, port: int, config: ServerConfig) -> ServerConfig:
+        """The SMTP engine's settings with this host's attack-demonstration switches applied.
+
+        "smtp-smuggling" makes the host one half of the 2023 smuggling pair on each port: on port
+        25 it takes `<LF>.<CR><LF>` as the end of DATA, as Postfix before 3.9 did; on the submission
+        port it keeps bare LFs as message octets, which its relay then sends on byte for byte, as
+        Exchange Online did (CVE-2023-51764, SEC Consult). Off, bare LFs get 550 5.5.2.
+        """
+        weak = self.vulnerable
+        bare: Literal["reject", "line-end", "keep"] = "reject"
+        if "smtp-smuggling" in weak:
+            bare = "line-end" if port == SMTP_PORT else "keep"
+        return replace(config, bare_newline=bare, keep_plaintext_after_starttls="command-injection" in weak)
+
     def _mailbox_changed(self, address: str) -> None:
         """A delivery or a POP3 deletion changed a mailbox: IMAP clients in IDLE hear of it now."""
         if self.imap is not None:
             self.imap.service.changed(address)
-
-    def _local_users(self) -> dict[str, str]:
-        """The users of its own domains, by lower-cased address: who may read mail here."""
-        return {a.lower(): p for a, p in self.users.items() if a.rpartition("@")[2].lower() in self.local_domains}
 
     def _queue_id(self) -> str:
         self._ids += 1
@@ -205,6 +261,10 @@ class MailServer:
     def _accepted(self, message: AcceptedMessage) -> Reply | None:
         """A message is in: deliver it here or queue it for relay, before the 250 goes out.
 
+        Submitted mail is completed and DKIM-signed; mail from other servers for local mailboxes
+        is checked first (SPF, DKIM, DMARC, spam: `mail_auth.inbound`), which may refuse it.
+        A refusal refuses the whole message, for every recipient, as a milter's does.
+
         Returns None when it is kept, or the reply that refuses it (then nothing is kept).
         """
         env = message.envelope
@@ -214,6 +274,7 @@ class MailServer:
             content = headers.add_missing(
                 content, sender=env.sender, sim_seconds=self.now, host=self.name, counter=self._counter
             )
+            content = self._signed(content)
         received = headers.received(
             from_helo=env.helo,
             from_host=message.client_host,
@@ -226,12 +287,33 @@ class MailServer:
         )
         content = headers.prepend(received, content)
         message_id = headers.message_id_of(content)
-        if env.auth_user is not None and message_id in self.ledger.messages:
-            self.ledger.messages[message_id].accepted = True
         local = [r for r in env.recipients if self._is_local(r.address)]
         remote = [r for r in env.recipients if not self._is_local(r.address)]
+        delivered, folder = content, INBOX
+        inbound = self.mail_auth.inbound
+        if local and env.auth_user is None and inbound is not None:  # port 25: mail from another server
+            decision = inbound.screen(
+                content,
+                ip=message.client_ip,
+                mail_from=env.sender,
+                helo=env.helo,
+                message_id=message_id,
+                recipients=tuple(r.address for r in local),
+            )
+            for finding in decision.findings:
+                self._report(finding)
+            self.mail_auth.screenings.append(decision.screening)
+            if decision.refusal is not None:
+                return decision.refusal
+            delivered, folder = decision.message, decision.folder
+        if env.auth_user is not None and message_id in self.ledger.messages:
+            self.ledger.messages[message_id].accepted = True
         for rcpt in local:
-            self._deliver_locally(rcpt.address, env.sender, content, message.queue_id, message_id)
+            mailing_list = self.mail_auth.lists.get(rcpt.address.lower())
+            if mailing_list is not None:
+                self._distribute(mailing_list, delivered, message_id)
+            else:
+                self._deliver_locally(rcpt.address, env.sender, delivered, message.queue_id, message_id, folder=folder)
         if remote:
             entry = QueueEntry(
                 queue_id=message.queue_id,
@@ -254,10 +336,79 @@ class MailServer:
             self._schedule_run(0.0)
         return None
 
+    def _report(self, finding: Finding) -> None:
+        self._emit(finding.kind, finding.summary, finding.explain, finding.rfc)
+
+    def _signed(self, content: bytes) -> bytes:
+        """Submitted mail with the DKIM-Signature of its From domain, when this host signs for it (RFC 6376 §5)."""
+        signer = self.mail_auth.signer
+        if signer is None:
+            return content
+        signed, finding = signer.sign(self.name, content)
+        if finding is not None:
+            self._report(finding)
+        return signed
+
+    # --- mailing lists -----------------------------------------------------------------
+
+    def host_list(self, mailing_list: MailingList) -> None:
+        """Take mail for a list address here and send a copy on to each member.
+
+        Raises:
+            ValueError: the list's domain is not one of this host's domains.
+        """
+        if mailing_list.domain not in self.local_domains:
+            raise ValueError(f"{self.name} does not hold {mailing_list.domain}, the domain of {mailing_list.address}")
+        self.mail_auth.lists[mailing_list.address.lower()] = mailing_list
+        # The list address is a recipient here, known the way the loader makes users who have no
+        # password known: with a password of one NUL, which no mail program saves.
+        self.users.setdefault(mailing_list.address, NO_LOGIN)
+
+    def _distribute(self, mailing_list: MailingList, content: bytes, message_id: str) -> None:
+        """The list's copy, footer and all, to each member: delivered here or queued for relay."""
+        copy = mailing_list.distribute(content)
+        queue_id = self._queue_id()
+        members = list(mailing_list.members)
+        self.ledger.update(
+            message_id, mailing_list.address, "delivered", self.name, f"sent on to {len(members)} member(s)"
+        )
+        self._emit(
+            "list",
+            f"{self.name} sends the message to the {len(members)} member(s) of {mailing_list.address} as {queue_id}",
+            f"A mailing list: each member gets a copy sent from the list's bounce address "
+            f"{mailing_list.bounce_address}, with List-Id and List-Post added and a footer at the end of the body. "
+            "The author's DKIM-Signature stays, but it covers the body as the author's server sent it: the "
+            "footer changes the body hash, so the members' servers will find that DKIM fails.",
+            "RFC 2369; RFC 2919; RFC 6376 §3.7; RFC 7960 §3.2.3",
+        )
+        remote = []
+        for member in members:
+            if self._is_local(member):
+                self._deliver_locally(member, mailing_list.bounce_address, copy, queue_id, message_id)
+            else:
+                remote.append(member)
+                self.ledger.update(message_id, member, "queued", self.name)
+        if remote:
+            self.queue.add(
+                QueueEntry(
+                    queue_id=queue_id,
+                    sender=mailing_list.bounce_address,
+                    content=copy,
+                    params=MailParams(),
+                    recipients=[RecipientState(member) for member in remote],
+                    arrived=self.now,
+                    next_attempt=self.now,
+                )
+            )
+            self._schedule_run(0.0)
+
     def _is_local(self, address: str) -> bool:
         return address.lower() == "postmaster" or address.rpartition("@")[2].lower() in self.local_domains
 
-    def _deliver_locally(self, address: str, sender: str, content: bytes, queue_id: str, message_id: str) -> None:
+    def _deliver_locally(
+        self, address: str, sender: str, content: bytes, queue_id: str, message_id: str, *, folder: str = INBOX
+    ) -> None:
+        """File a message in a local mailbox: INBOX, or Junk when the checks on port 25 said so."""
         mailbox = self.store.get(address) or self.store.create(address)
         earlier = mailbox.first_copy(message_id)
         stored = mailbox.append(
@@ -266,8 +417,9 @@ class MailServer:
             queue_id,
             message_id,
             duplicate_of=earlier.queue_id if earlier else None,
+            folder=folder,
         )
-        self.ledger.update(message_id, address, "delivered", self.name)
+        self.ledger.update(message_id, address, "delivered", self.name, "Junk folder" if folder == JUNK else "")
         if self.on_deliver is not None:
             self.on_deliver(address, stored)
         if earlier is not None:
@@ -279,6 +431,16 @@ class MailServer:
                 "RFC 1047; RFC 5321 §4.1.1.4",
             )
             self._mailbox_changed(address)
+            return
+        if folder == JUNK:
+            self._emit(
+                "deliver",
+                f"{self.name} delivers {queue_id} into {address}'s Junk folder (UID {stored.uid})",
+                "Final delivery, into the Junk folder: the checks on arrival judged the message suspect (the spam "
+                "filter's score, or the sender's DMARC policy p=quarantine). It is kept, not refused, so the user "
+                "can still find it there; mail programs do not show it in the inbox.",
+                "RFC 5321 §4.4; RFC 6154 §2; RFC 7489 §6.3",
+            )
             return
         self._emit(
             "deliver",
@@ -344,10 +506,134 @@ class MailServer:
                     )
                     self._settle(attempt, domain, [RecipientResult(r.address, "deferred", reply) for r in rcpts], None)
                     return
+            if self.honours_mta_sts:
+                self.resolver.query(
+                    mta_sts.record_name(domain), "TXT", partial(self._sts_record, attempt, domain, rcpts, hosts)
+                )
+                return
             self._try_hosts(attempt, domain, rcpts, hosts, "")
             return
         reply = _dns_failure_reply(route)
         self._settle(attempt, domain, [RecipientResult(r.address, status_of(reply), reply) for r in rcpts], None)
+
+    # --- MTA-STS (RFC 8461) -------------------------------------------------------------
+
+    def _sts_record(
+        self, attempt: _Attempt, domain: str, rcpts: list[RecipientState], hosts: list[str], answer: dns.Answer | None
+    ) -> None:
+        """The `_mta-sts` TXT answer: use the cached policy, fetch a new one, or go on without one (RFC 8461 §5.1)."""
+        cached = self.sts_cache.get(domain)
+        fresh = cached if cached is not None and cached.expires > self.now else None
+        texts = [r.text for r in answer.records if isinstance(r, dns.TXTRecord)] if answer is not None else []
+        try:
+            record = mta_sts.parse_record(texts)
+        except mta_sts.PolicyError:
+            record = None
+        if record is None or (fresh is not None and fresh.id == record.id):
+            # No record (or the id we hold): a policy still cached stays in force, so an attacker who
+            # hides the TXT record gains nothing (RFC 8461 §5.1).
+            self._route_under_policy(attempt, domain, rcpts, hosts, fresh.policy if fresh is not None else None)
+            return
+        url = mta_sts.policy_url(domain)
+        served = self.network.web.get(url)
+        server = served[0] if served is not None else f"mta-sts.{domain}"
+        self.network.tracer.emit(
+            "https", self.name, server, None, "HTTPS", f"GET {mta_sts.POLICY_PATH}".encode(),
+            f"{self.name} fetches the MTA-STS policy of {domain}: GET {url}",
+            f"DNS says {domain} publishes an MTA-STS policy (id {record.id}). The policy itself comes over HTTPS, "
+            f"from a server whose certificate must be valid for mta-sts.{domain}: a man in the middle on the mail "
+            "path can strip STARTTLS, but cannot forge this answer.",
+            "RFC 8461 §3.3",
+        )  # fmt: skip
+        round_trips = 3 * 2 * self.network.link(self.name, server).latency if served is not None else 0.0
+        self.network.kernel.schedule(
+            round_trips, self._sts_fetched, attempt, domain, rcpts, hosts, record, served, fresh
+        )  # fmt: skip
+
+    def _sts_fetched(
+        self,
+        attempt: _Attempt,
+        domain: str,
+        rcpts: list[RecipientState],
+        hosts: list[str],
+        record: mta_sts.Record,
+        served: tuple[str, str] | None,
+        fresh: mta_sts.Cached | None,
+    ) -> None:
+        """The HTTPS answer (TCP, TLS and HTTP: about three round trips): parse, cache, go on."""
+        server = served[0] if served is not None else f"mta-sts.{domain}"
+        policy: mta_sts.Policy | None = None
+        problem = "nothing answers at that address"
+        if served is not None:
+            try:
+                policy = mta_sts.parse_policy(served[1])
+                problem = ""
+            except mta_sts.PolicyError as exc:
+                problem = str(exc)
+        if policy is None:
+            self.network.tracer.emit(
+                "https", server, self.name, None, "HTTPS", b"",
+                f"no usable MTA-STS policy for {domain}: {problem}",
+                "A policy that cannot be fetched or read counts as none, unless an earlier one is still cached "
+                "(RFC 8461 §3.3, §5.1). Mail goes on with opportunistic TLS.",
+                "RFC 8461 §3.3",
+            )  # fmt: skip
+            self._route_under_policy(attempt, domain, rcpts, hosts, fresh.policy if fresh is not None else None)
+            return
+        self.sts_cache[domain] = mta_sts.Cached(policy, record.id, self.now + policy.max_age)
+        self.network.tracer.emit(
+            "https", server, self.name, None, "HTTPS", served[1].encode() if served is not None else b"",
+            f"200 OK: mode {policy.mode.value}, mx {', '.join(policy.mx) or '(none)'}, max_age {policy.max_age}",
+            f"{domain}'s policy: its mail goes only to the MX hosts listed, over TLS with a certificate valid for "
+            f"the host name. With mode {policy.mode.value} a sender "
+            + (
+                "refuses to deliver otherwise: it defers rather than send in clear text. "
+                if policy.mode is mta_sts.Mode.ENFORCE
+                else "delivers anyway, and only reports what went wrong (RFC 8460). "
+            )
+            + f"{self.name} caches it for max_age seconds.",
+            "RFC 8461 §3.2, §5",
+        )  # fmt: skip
+        self._route_under_policy(attempt, domain, rcpts, hosts, policy)
+
+    def _route_under_policy(
+        self,
+        attempt: _Attempt,
+        domain: str,
+        rcpts: list[RecipientState],
+        hosts: list[str],
+        policy: mta_sts.Policy | None,
+    ) -> None:
+        """Keep the MX hosts the policy names (mode enforce), then try them in order (RFC 8461 §4.1, §5)."""
+        if policy is None or policy.mode is mta_sts.Mode.NONE:
+            self._try_hosts(attempt, domain, rcpts, hosts, "")
+            return
+        attempt.policies[domain] = policy
+        usable = []
+        for host in hosts:
+            decision = mta_sts.decide(policy, host, "verified")
+            if decision.deliver:
+                usable.append(host)
+            if not policy.allows(host):
+                self._emit_sts(f"MTA-STS: {decision.reason}", decision.rfc)
+        if not usable:
+            reply = Reply(
+                451, "4.7.5", (f"MTA-STS policy of {domain}: no MX host it names",),
+                "The domain's MTA-STS policy names none of the MX hosts DNS gave: the mail waits rather than go "
+                "somewhere the domain never vouched for.",
+                "RFC 8461 §4.1, §5",
+            )  # fmt: skip
+            self._settle(attempt, domain, [RecipientResult(r.address, "deferred", reply) for r in rcpts], None)
+            return
+        self._try_hosts(attempt, domain, rcpts, usable, "")
+
+    def _emit_sts(self, summary: str, rfc: str, explain: str = "") -> None:
+        self._emit(
+            "mta-sts", summary,
+            explain or "The sender checks the receiving domain's MTA-STS policy: under mode enforce it delivers "
+            "only to an MX host the policy names, over TLS with a certificate that verifies for that host.",
+            rfc,
+        )  # fmt: skip
 
     def _try_hosts(
         self, attempt: _Attempt, domain: str, rcpts: list[RecipientState], hosts: list[str], last_error: str
@@ -374,15 +660,27 @@ class MailServer:
         if target is None:
             self._try_hosts(attempt, domain, rcpts, rest, f"{host}: no address")
             return
+        content = attempt.entry.content
+        if "smtp-smuggling" not in self.vulnerable:
+            # Lines end in CRLF and nothing else on the way out (RFC 5321 §2.3.8), as Postfix's queue
+            # files guarantee: a bare LF that got in (a BDAT chunk may carry one) never leaves here.
+            content = canonical_line_ends(content)
         message = OutgoingMessage(
             attempt.entry.sender,
             tuple(r.address for r in rcpts),
-            attempt.entry.content,
+            content,
             notify=rcpts[0].params.notify,
             ret=attempt.entry.params.ret,
             envid=attempt.entry.params.envid,
         )
-        engine = SMTPClient(ClientConfig(local_hostname=self.name, starttls=self.starttls_outbound))
+        starttls, tls = self.starttls_outbound, self.outbound_tls
+        policy = attempt.policies.get(domain)
+        if policy is not None and policy.mode is mta_sts.Mode.ENFORCE:
+            # RFC 8461 §4.2: STARTTLS is a must, and the certificate must verify for the MX host's name.
+            starttls = "required"
+            tls = replace(tls, verify=True) if tls is not None else None
+            self._emit_sts(f"MTA-STS: {host} is listed; TLS with a verified certificate is required", "RFC 8461 §4.2")
+        engine = SMTPClient(ClientConfig(local_hostname=self.name, starttls=starttls))
         engine.send_message(message)
         engine.quit()
         session = ClientSession(
@@ -390,7 +688,7 @@ class MailServer:
             engine,
             self.name,
             partial(self._session_done, attempt, domain, rcpts, host, rest),
-            tls=self.outbound_tls,
+            tls=tls,
         )
         session.start(target, SMTP_PORT)
 
@@ -403,6 +701,18 @@ class MailServer:
         rest: list[str],
         outcome: SessionOutcome,
     ) -> None:
+        policy = attempt.policies.get(domain)
+        if policy is not None and policy.mode is mta_sts.Mode.ENFORCE and outcome.results:
+            refused = [r for r in outcome.results[0].recipients if r.reply.enhanced in ("4.7.4", "4.7.5")]
+            if refused:
+                tls = "absent" if refused[0].reply.enhanced == "4.7.4" else "failed"
+                self._emit_sts(
+                    f"MTA-STS: {mta_sts.decide(policy, host, tls).reason}", "RFC 8461 §5",
+                    f"The policy promised TLS with a valid certificate on {host}, and it did not happen: either "
+                    "the host is misconfigured or someone on the path interferes. Under mode enforce the sender "
+                    f"does not send in clear text: the message stays queued ({refused[0].reply.first_line()}) "
+                    "and is tried again later, as Postfix with an MTA-STS policy resolver does.",
+                )  # fmt: skip
         if not 200 <= outcome.greeting < 300 or not outcome.results or not outcome.results[0].recipients:
             # Refused, timed out, or turned away in the greeting (421, 554): like Postfix,
             # try the next MX host (RFC 5321 §5.1, §3.1) before deferring.
@@ -533,6 +843,13 @@ class MailServer:
             )
         )
         self._schedule_run(0.0)
+
+
+def canonical_line_ends(content: bytes) -> bytes:
+    """Every line end as CRLF: a bare CR or LF becomes CRLF (RFC 5321 §2.3.8; smtplib does the same)."""
+    if content.count(b"\n") == content.count(b"\r\n") == content.count(b"\r"):
+        return content
+    return content.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
 
 
 def _last_words(rcpt: RecipientState) -> str:

@@ -1,7 +1,8 @@
 """The POP3 service of a mailbox server: who may log in, the maildrop lock, deletions in UPDATE.
 
 The engine (simulator.protocol.pop3.server) speaks the protocol; this module is
-the policy it asks: check a password or an APOP digest, take the account's
+the policy it asks: check a password, an APOP digest, a SASL secret or a bearer
+token (through the host's `Accounts`, shared with SMTP and IMAP), take the account's
 maildrop lock (RFC 1939 §8: one session at a time) and hand the engine the
 INBOX as it is now, and on QUIT remove what the client marked. A session that
 ends any other way deletes nothing and only releases the lock.
@@ -10,11 +11,12 @@ ends any other way deletes nothing and only releases the lock.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from simulator.mail.store import MailStore, StoreError
 from simulator.net.network import Network
 from simulator.net.record import Note
+from simulator.nodes.accounts import Accounts
 from simulator.nodes.stream import StreamSession
 from simulator.nodes.tls_channel import ServerTLS
 from simulator.protocol.pop3 import events as ev
@@ -22,6 +24,7 @@ from simulator.protocol.pop3 import replies
 from simulator.protocol.pop3.server import POP3Server, ServerConfig
 
 POP3_PORT = 110
+POP3S_PORT = 995
 SERVER_BATCH = ("The server answers pipelined commands in one write, in order.", "RFC 2449 §6.6")
 # RFC 1939 §3: a server's inactivity autologout timer is at least 10 minutes.
 AUTOLOGOUT = 600.0
@@ -33,24 +36,51 @@ class POP3Service:
 
     config: ServerConfig
     store: MailStore
-    users: dict[str, str]  # lower-cased address -> password
+    users: dict[str, str] = field(default_factory=dict)  # address -> password, when `accounts` is not given
     greetings: int = 0  # for the APOP timestamp: unique per greeting (RFC 1939 §7)
     on_change: Callable[[str], None] | None = None  # told of each user whose INBOX lost messages
     tls: ServerTLS | None = None  # the certificate presented after STLS (RFC 2595 §4); None: no TLS
+    accounts: Accounts = field(default_factory=Accounts)  # the host's login policy, shared with SMTP and IMAP
 
-    def engine(self, now: float) -> POP3Server:
-        """A server engine for a new connection, greeting with a fresh APOP timestamp."""
+    def __post_init__(self) -> None:
+        if self.users and not self.accounts.users:
+            self.accounts = Accounts(self.users)
+
+    def engine(self, now: float, *, implicit_tls: bool = False) -> POP3Server:
+        """A server engine for a new connection, greeting with a fresh APOP timestamp.
+
+        Args:
+            implicit_tls: the connection came to port 995 and is TLS already (RFC 8314 §3.3), so
+                STLS is not offered.
+        """
         self.greetings += 1
         timestamp = replies.apop_timestamp(self.greetings, int(now), self.config.hostname)
-        return POP3Server(self.config, timestamp=timestamp)
+        config = replace(self.config, tls_active=True, stls=False) if implicit_tls else self.config
+        return POP3Server(config, timestamp=timestamp, rng=self.accounts.rng)
 
-    def handle(self, engine: POP3Server, event: ev.Event, holder: str) -> None:
-        """Answer an event that needs one; release or commit the maildrop when the session ends."""
+    def handle(self, engine: POP3Server, event: ev.Event, holder: str, peer: str = "") -> None:
+        """Answer an event that needs one; release or commit the maildrop when the session ends.
+
+        Args:
+            holder: who takes the maildrop lock: this session.
+            peer: the client's host name, for the trace.
+        """
+        accounts = self.accounts
         if isinstance(event, ev.Credentials | ev.AuthCredentials):
-            self._login(engine, event.user, self._password_ok(event.user, event.password), holder)
+            self._login(engine, accounts.check_password(event.user, event.password), holder)
         elif isinstance(event, ev.ApopCredentials):
-            secret = self._secret(event.user)
-            self._login(engine, event.user, secret is not None and event.verify(secret), holder)
+            secret = accounts.password(event.user)
+            self._login(engine, accounts.find(event.user) if secret and event.verify(secret) else None, holder)
+        elif isinstance(event, ev.SecretNeeded):
+            engine.supply_secret(accounts.secret(event.mechanism, event.user))
+        elif isinstance(event, ev.TokenCredentials):
+            check = accounts.check_token(event.user, event.token, "POP3", peer)
+            if check.ok:
+                engine.accept_token()
+            else:
+                engine.refuse_token(check.status_for(event.mechanism), check.scope)
+        elif isinstance(event, ev.SaslVerified):  # CRAM-MD5, SCRAM or a token proved who the client is
+            self._login(engine, accounts.find(event.user), holder)
         elif isinstance(event, ev.Commit):
             account = self.store.get(event.user)
             if account is not None and account.maildrop_holder == holder:
@@ -64,15 +94,9 @@ class POP3Service:
             if account is not None:
                 account.unlock_maildrop(holder)  # RFC 1939 §6: no QUIT, no UPDATE, nothing deleted
 
-    def _secret(self, user: str) -> str | None:
-        return self.users.get(user.lower())
-
-    def _password_ok(self, user: str, password: str) -> bool:
-        secret = self._secret(user)
-        return secret is not None and secret == password
-
-    def _login(self, engine: POP3Server, user: str, ok: bool, holder: str) -> None:
-        account = self.store.get(user) if ok else None
+    def _login(self, engine: POP3Server, user: str | None, holder: str) -> None:
+        """Open the maildrop of a user whose credentials were good (None: they were not)."""
+        account = self.store.get(user) if user is not None else None  # no mailbox here: no login here
         if account is None:
             engine.refuse_login()
             return
@@ -93,8 +117,8 @@ class POP3ServerSession(StreamSession):
     timeout_note = ("The client said nothing for 10 minutes: the server logs it out.", "RFC 1939 §3")
     starttls_rfc = "RFC 2595 §4"
 
-    def __init__(self, network: Network, service: POP3Service, host: str) -> None:
-        super().__init__(network, host, "server", tls=service.tls)
+    def __init__(self, network: Network, service: POP3Service, host: str, *, implicit_tls: bool = False) -> None:
+        super().__init__(network, host, "server", tls=service.tls, implicit_tls=implicit_tls)
         self.service = service
         self.engine: POP3Server | None = None
 
@@ -104,7 +128,7 @@ class POP3ServerSession(StreamSession):
         return f"{self.host} POP3 connection {self.conn.id if self.conn else 0}"
 
     def _started(self) -> None:
-        self.engine = self.service.engine(self.network.kernel.now)
+        self.engine = self.service.engine(self.network.kernel.now, implicit_tls=self.implicit_tls)
 
     def _feed(self, data: bytes) -> None:
         if self.engine is not None:
@@ -115,7 +139,7 @@ class POP3ServerSession(StreamSession):
             for event in self.engine.events():
                 if isinstance(event, ev.StartTLS):
                     self._wants_tls = True
-                self.service.handle(self.engine, event, self.holder)
+                self.service.handle(self.engine, event, self.holder, self.conn.client if self.conn else "")
 
     def _tls_started(self) -> None:
         if self.engine is not None:
@@ -139,15 +163,16 @@ class POP3ServerSession(StreamSession):
 
 @dataclass
 class POP3Listener:
-    """Makes a server session for each connection to port 110."""
+    """Makes a server session for each connection to port 110, or to 995 with `implicit_tls`."""
 
     network: Network
     service: POP3Service
     host: str
     sessions: list[POP3ServerSession] = field(default_factory=list)
+    implicit_tls: bool = False  # POP3S: TLS from the first byte (RFC 8314 §3.3)
 
     def accept(self) -> POP3ServerSession:
-        session = POP3ServerSession(self.network, self.service, self.host)
+        session = POP3ServerSession(self.network, self.service, self.host, implicit_tls=self.implicit_tls)
         self.sessions = [s for s in self.sessions if not s.done]
         self.sessions.append(session)
         return session

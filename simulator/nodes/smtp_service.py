@@ -1,8 +1,14 @@
 """A node's SMTP service: the policy that answers the server engine's questions.
 
 The engine knows SMTP; this class knows the host: which domains are local,
-which users exist, who must authenticate, and where accepted mail goes. The
-same service runs behind the in-memory simulation and behind `smtpsim serve`.
+which users exist, who must authenticate, who may relay, and where accepted mail
+goes. The same service runs behind the in-memory simulation and behind `smtpsim serve`.
+
+Relaying follows Postfix's defaults (smtpd_relay_restrictions = permit_sasl_authenticated,
+reject_unauth_destination; allow_untrusted_routing = no): a stranger may send only to the
+host's own domains (and a backup MX's), and never to an address that carries its own
+route, whatever its domain: `user%other.example@here`, `other.example!user@here` or a
+source route `<@hop:user@there>` (RFC 5321 §3.6.1, Appendix C).
 """
 
 from __future__ import annotations
@@ -11,9 +17,11 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from simulator.nodes.accounts import Accounts
 from simulator.nodes.tls_channel import ServerTLS
 from simulator.protocol.smtp import events as ev
 from simulator.protocol.smtp import replies
+from simulator.protocol.smtp.address import Path
 from simulator.protocol.smtp.replies import Code, Reply
 from simulator.protocol.smtp.server import ServerConfig, SMTPServer
 
@@ -23,6 +31,21 @@ AUTH_REQUIRED = Reply(
     ("Authentication required",),
     "This is a submission port: log in with AUTH before sending.",
     "RFC 6409 §4.3, RFC 4954 §6",
+)
+TLS_REQUIRED = Reply(
+    int(Code.S530_AUTH_REQUIRED),
+    "5.7.0",
+    ("Must issue a STARTTLS command first",),
+    "This submission port takes mail only over an encrypted connection: STARTTLS, then AUTH, then MAIL.",
+    "RFC 3207 §4, RFC 8314 §3.3",
+)
+OPEN_RELAY_OK = Reply(
+    int(Code.S250_OK),
+    "2.1.5",
+    ("Ok",),
+    "This server is an open relay: it takes mail for a domain that is not its own from anyone, without "
+    "AUTH, and will pass it on. Spammers hunt for such servers; a careful one says 554 5.7.1 here.",
+    "RFC 5321 §3.6.2, §7.1; RFC 2505 §2",
 )
 
 
@@ -82,8 +105,11 @@ class SMTPService:
         config: the engine configuration (host name, limits, extensions).
         local_domains: domains whose mail this host takes for its own users.
         users: address -> password of the users who exist here.
+        accounts: how logins are checked (passwords, CRAM-MD5 and SCRAM secrets, bearer
+            tokens); built from `users` and `local_domains` when not given.
         submission: a submission service (RFC 6409): AUTH first, then any recipient.
         relay_domains: foreign domains this host still accepts mail for (as a backup MX does).
+        open_relay: relay for anyone (the "open-relay" weakness, for an attack demonstration).
         keep: keep every accepted message in `stored` (serve's in-memory store); a
             world hands them on through `on_stored` instead.
         on_stored: called with each message the client finished sending, before the 250 goes
@@ -107,7 +133,13 @@ class SMTPService:
     # its ports never hand out the same id (the queue is keyed by it).
     queue_ids: Callable[[], str] | None = None
     tls: ServerTLS | None = None
+    accounts: Accounts = field(default_factory=Accounts)
+    open_relay: bool = False
     _accepted: int = 0
+
+    def __post_init__(self) -> None:
+        if self.users and not self.accounts.users:
+            self.accounts = Accounts(self.users, self.local_domains)
 
     def connect(self, peer: tuple[str, str] = ("", ""), open_from_peer: int = 1) -> SMTPServer:
         """A server engine for a new connection, its greeting queued (or a 421 from an interceptor)."""
@@ -117,7 +149,7 @@ class SMTPService:
                 engine = SMTPServer(self.config, greet=False)
                 engine.refuse(refusal)
                 return engine
-        return SMTPServer(self.config)
+        return SMTPServer(self.config, rng=self.accounts.rng)  # CRAM-MD5 and SCRAM draw from the world's seed
 
     def handle(self, conn: SMTPServer, event: ev.Event, peer: tuple[str, str] = ("", "")) -> None:
         """Answer an event that needs a reply; ignore the others.
@@ -129,22 +161,28 @@ class SMTPService:
         if isinstance(event, ev.MailFrom):
             sender = event.sender.mailbox
             forced = next((r for i in self.interceptors if (r := i.on_mail(host, peer, sender))), None)
-            default = AUTH_REQUIRED if self.submission and conn.auth_user is None else replies.SENDER_OK
-            conn.send(forced or default)
+            conn.send(forced or self._sender(conn))
         elif isinstance(event, ev.RcptTo):
             rcpt = event.recipient.mailbox
-            reply = self._recipient(conn, rcpt)
+            reply = self._recipient(conn, event.recipient)
             if reply.positive:
                 sender = conn.envelope_sender
                 reply = next((r for i in self.interceptors if (r := i.on_rcpt(host, peer, sender, rcpt))), reply)
             conn.send(reply)
         elif isinstance(event, ev.Vrfy):
-            known = self._user(event.argument)
+            known = self.accounts.find(event.argument)
             conn.send(replies.vrfy_ok(event.argument) if known else replies.unknown_user(event.argument))
         elif isinstance(event, ev.AuthCredentials):
-            user = self._user(event.username)
-            ok = user is not None and self.users[user] == event.password
+            ok = self.accounts.check_password(event.username, event.password) is not None
             conn.send(replies.AUTH_OK if ok else replies.AUTH_FAILED)
+        elif isinstance(event, ev.SecretNeeded):
+            conn.supply_secret(self.accounts.secret(event.mechanism, event.username))
+        elif isinstance(event, ev.TokenCredentials):
+            check = self.accounts.check_token(event.username, event.token, "SMTP", peer[0])
+            if check.ok:
+                conn.accept_token()
+            else:
+                conn.refuse_token(check.status_for(event.mechanism), check.scope)
         elif isinstance(event, ev.DataComplete):
             if _received_count(event.content) >= HOP_LIMIT:
                 conn.send(TOO_MANY_HOPS)
@@ -152,27 +190,30 @@ class SMTPService:
             stored = self._store(event, peer)
             conn.send(replies.queued(stored) if isinstance(stored, str) else stored)
 
-    def _user(self, name: str) -> str | None:
-        """Find a user by full address or, for a local domain, by local part."""
-        lowered = name.lower()
-        for address in self.users:
-            local, _, domain = address.lower().partition("@")
-            if lowered == address.lower() or (lowered == local and domain in self.local_domains):
-                return address
-        return None
+    def _sender(self, conn: SMTPServer) -> Reply:
+        """A submission port takes MAIL only after TLS (when required) and AUTH (RFC 6409 §4.3, RFC 8314 §3.3)."""
+        if not self.submission or conn.auth_user is not None:
+            return replies.SENDER_OK
+        if self.config.auth_requires_tls and self.config.starttls and not conn.tls:
+            return TLS_REQUIRED  # Postfix with smtpd_tls_security_level = encrypt
+        return AUTH_REQUIRED
 
-    def _recipient(self, conn: SMTPServer, address: str) -> Reply:
+    def _recipient(self, conn: SMTPServer, path: Path) -> Reply:
+        address = path.mailbox
         local, _, domain = address.rpartition("@")
-        if address.lower() == "postmaster":  # RFC 5321 §4.5.1
+        if address.lower() == "postmaster" and not path.route:  # RFC 5321 §4.5.1
             return replies.RECIPIENT_OK
+        trusted = self.submission and conn.auth_user is not None  # authenticated users may send anywhere
+        if _sender_routed(path) and not (trusted or self.open_relay):
+            return replies.relay_denied(_as_given(path))
         if domain.lower() in self.local_domains:
-            if self._user(address) or local.lower() == "postmaster":
+            if self.accounts.find(address) or local.lower() == "postmaster":
                 return replies.RECIPIENT_OK
             return replies.unknown_user(address)
-        if self.submission and conn.auth_user is not None:
-            return replies.RECIPIENT_OK  # authenticated users may send anywhere
-        if domain.lower() in self.relay_domains:
+        if trusted or domain.lower() in self.relay_domains:
             return replies.RECIPIENT_OK
+        if self.open_relay:
+            return OPEN_RELAY_OK
         return replies.relay_denied(address)
 
     def _store(self, event: ev.DataComplete, peer: tuple[str, str]) -> str | Reply:
@@ -187,6 +228,20 @@ class SMTPService:
         if self.keep:
             self.stored.append(message)
         return message.queue_id
+
+
+def _sender_routed(path: Path) -> bool:
+    """Whether the address routes itself: a source route, or '%' or '!' in the local part (RFC 5321 Appendix C).
+
+    Postfix (allow_untrusted_routing = no) never relays these for a stranger: `user%other@here` and
+    `other!user@here` ask this host to send on to `other`, which is relaying by the back door.
+    """
+    return bool(path.route) or "%" in path.local_part or "!" in path.local_part
+
+
+def _as_given(path: Path) -> str:
+    """The forward-path as the client wrote it, source route included, for the refusal."""
+    return ",".join(f"@{hop}" for hop in path.route) + (":" if path.route else "") + path.mailbox
 
 
 def _received_count(content: bytes) -> int:

@@ -10,6 +10,9 @@ connection and the engine on both ends: after the server's 220 every byte is a T
 record. A client whose handshake fails closes the connection and defers its
 messages with OpenSSL's reason (451 4.7.5), as Postfix does; it never falls back to
 clear text on that connection.
+
+On the implicit-TLS port 465 (RFC 8314 §3.3) the channel is there from the first byte:
+the server's 220 greeting is the first thing said inside TLS.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from simulator.net.kernel import TIMER, Kernel, Timer
 from simulator.net.network import Network, TCPConnection
 from simulator.net.record import Note
 from simulator.nodes.smtp_service import SMTPService
-from simulator.nodes.tls_channel import ClientTLS, TLSChannel
+from simulator.nodes.tls_channel import IMPLICIT_TLS_RFC, ClientTLS, TLSChannel
 from simulator.protocol.smtp import events as ev
 from simulator.protocol.smtp.client import LOST_CONNECTION, SMTPClient
 from simulator.protocol.smtp.replies import Reply
@@ -46,9 +49,9 @@ def tls_failed_reply(reason: str) -> Reply:
     """What a client records for its recipients when the TLS handshake failed (Postfix defers, 4.7.5)."""
     return Reply(
         451, "4.7.5", (f"TLS handshake failed: {reason}",),
-        "The server offered STARTTLS but the TLS handshake failed: the client does not send the message in "
-        "clear text on that connection; it keeps it and tries again later.",
-        "RFC 3207 §4.1; RFC 3463 §3.8",
+        "The TLS handshake failed: the client does not send the message over a connection it cannot trust, "
+        "nor in clear text; it keeps the message and tries again later.",
+        "RFC 3207 §4.1; RFC 8314 §3; RFC 3463 §3.8",
     )  # fmt: skip
 
 
@@ -72,6 +75,11 @@ class ServerSession:
         self.peer = (client.name, client.ip)
         open_from_peer = self.network.open_between.get((conn.client, self.host), 0)
         self.engine = self.service.connect(self.peer, open_from_peer)
+        if self.service.config.tls_active and self.service.tls is not None:
+            # Implicit TLS: the handshake comes first; the greeting waits inside it (RFC 8314 §3.3).
+            self.tls = TLSChannel.server(self.network, conn, self.service.tls)
+            self._restart_timer(self.network.kernel)
+            return
         self._pump()
 
     def data_received(self, data: bytes) -> None:
@@ -104,14 +112,18 @@ class ServerSession:
         assert channel is not None and engine is not None and conn is not None
         plaintext = channel.receive(data)
         if channel.failed:
-            # The client refused the handshake (its alert says why): nothing more can be said here.
+            # The client refused the handshake (its alert said why), or sent what is not TLS.
+            channel.trace_refusal(IMPLICIT_TLS_RFC if self.service.config.tls_active else RFC_STARTTLS)
             self.engine, self.tls = None, None
             self._stop_timer()
             self.network.close(conn, "server")
             return b""
         if channel.just_established:
-            engine.tls_started()
-            self._restart_timer(self.network.kernel)
+            if self.service.config.tls_active:
+                self._pump()  # the greeting, now that it can go out encrypted
+            else:
+                engine.tls_started()
+                self._restart_timer(self.network.kernel)
         return plaintext
 
     def shutdown(self) -> None:
@@ -209,12 +221,17 @@ class ClientSession:
         on_done: Callable[[SessionOutcome], None],
         *,
         tls: ClientTLS | None = None,
+        implicit_tls: bool = False,
     ) -> None:
+        """A client session; `implicit_tls` starts TLS with the first byte (port 465, RFC 8314 §3.3)."""
+        if implicit_tls and tls is None:
+            raise ValueError("implicit TLS needs a TLS configuration")
         self.network = network
         self.engine = engine
         self.host = host
         self.on_done = on_done
         self.tls_config = tls
+        self.implicit_tls = implicit_tls
         self.tls: TLSChannel | None = None
         self.conn: TCPConnection | None = None
         self.results: list[ev.MessageResult] = []
@@ -231,6 +248,8 @@ class ClientSession:
 
     def connection_made(self, conn: TCPConnection, side: str) -> None:
         self.conn = conn
+        if self.implicit_tls and self.tls_config is not None:
+            self.tls = TLSChannel.client(self.network, conn, self.tls_config)  # ClientHello before any SMTP
         self._restart_timer(COMMAND_TIMEOUT)
 
     def data_received(self, data: bytes) -> None:
@@ -262,8 +281,9 @@ class ClientSession:
         channel = self.tls
         assert channel is not None
         plaintext = channel.receive(data)
+        rfc = IMPLICIT_TLS_RFC if self.implicit_tls else RFC_STARTTLS
         if channel.failed:
-            reason = channel.trace_failure(RFC_STARTTLS)
+            reason = channel.trace_failure(rfc)
             self.failure = f"TLS handshake failed: {reason}"
             self._tls_failure = tls_failed_reply(reason)
             self.tls = None
@@ -271,9 +291,10 @@ class ClientSession:
             self._pump()
             return b""
         if channel.just_established:
-            channel.trace_handshake(RFC_STARTTLS)
-            self.engine.tls_started()
-            self._pump()
+            channel.trace_handshake(rfc)
+            if not self.implicit_tls:
+                self.engine.tls_started()  # the engine was already secure on an implicit-TLS connection
+                self._pump()
         return plaintext
 
     def _pump(self) -> None:

@@ -5,7 +5,9 @@ engine's events, writes the engine's output as one traced write, closes when the
 engine is done, and keeps the one timer a real host keeps for a silent peer.
 Subclasses say which engine and what its output means; they decide nothing else.
 When the engine asks for TLS (STLS, RFC 2595 §4; STARTTLS, RFC 3501 §6.2.1), the
-session puts a TLSChannel between the connection and the engine.
+session puts a TLSChannel between the connection and the engine. On an implicit-TLS
+port (995, 993; RFC 8314 §3) the channel is there from the first byte, and the
+engine, configured as already secure, speaks once the handshake is done.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from abc import ABC, abstractmethod
 from simulator.net.kernel import TIMER, Timer
 from simulator.net.network import Network, TCPConnection
 from simulator.net.record import Note
-from simulator.nodes.tls_channel import ClientTLS, ServerTLS, TLSChannel
+from simulator.nodes.tls_channel import IMPLICIT_TLS_RFC, ClientTLS, ServerTLS, TLSChannel
 
 
 class StreamSession(ABC):
@@ -34,8 +36,26 @@ class StreamSession(ABC):
     timeout_note = ("", "")
     starttls_rfc = ""  # where the protocol's STARTTLS is specified, for the handshake's trace event
 
-    def __init__(self, network: Network, host: str, side: str, *, tls: ServerTLS | ClientTLS | None = None) -> None:
+    def __init__(
+        self,
+        network: Network,
+        host: str,
+        side: str,
+        *,
+        tls: ServerTLS | ClientTLS | None = None,
+        implicit_tls: bool = False,
+    ) -> None:
+        """One end of a connection.
+
+        Args:
+            tls: the certificate a server presents, or a client's trust and checking policy.
+            implicit_tls: TLS starts with the first byte (RFC 8314 §3), before the engine says
+                anything; needs `tls`.
+        """
+        if implicit_tls and tls is None:
+            raise ValueError("implicit TLS needs a TLS configuration")
         self.network, self.host, self.side = network, host, side
+        self.implicit_tls = implicit_tls
         self.conn: TCPConnection | None = None
         self._timer: Timer | None = None
         self._deadline = 0.0
@@ -88,9 +108,19 @@ class StreamSession(ABC):
 
     # --- the network's endpoint interface -------------------------------------------------------
 
+    @property
+    def tls_rfc(self) -> str:
+        """Where this connection's way into TLS is specified, for the handshake's trace event."""
+        return IMPLICIT_TLS_RFC if self.implicit_tls else self.starttls_rfc
+
     def connection_made(self, conn: TCPConnection, side: str) -> None:
         self.conn = conn
         self._started()
+        if self.implicit_tls:
+            # The first bytes are the TLS handshake: the engine's greeting waits inside it.
+            self._start_tls(conn)
+            self._restart_timer()
+            return
         self._pump()
 
     def data_received(self, data: bytes) -> None:
@@ -168,7 +198,9 @@ class StreamSession(ABC):
         plaintext = channel.receive(data)
         if channel.failed:
             self.tls = None
-            short = channel.trace_failure(self.starttls_rfc) if self.side == "client" else ""
+            short = channel.trace_failure(self.tls_rfc) if self.side == "client" else ""
+            if self.side == "server":
+                channel.trace_refusal(self.tls_rfc)
             self.network.close(conn, self.side)
             self._feed(b"")
             self._react()
@@ -179,8 +211,9 @@ class StreamSession(ABC):
             return b""
         if channel.just_established:
             if self.side == "client":
-                channel.trace_handshake(self.starttls_rfc)
-            self._tls_started()
+                channel.trace_handshake(self.tls_rfc)
+            if not self.implicit_tls:
+                self._tls_started()  # after STARTTLS the engine starts over; an implicit-TLS one never left
             self._pump()
         return plaintext
 

@@ -25,6 +25,7 @@ from simulator.protocol.tls import TLSFacts, TLSLayer, TLSState, plaintext_alert
 
 TLS_PREFIX = "[TLS] "
 RFC_HANDSHAKE = "RFC 8446 §4"
+IMPLICIT_TLS_RFC = "RFC 8314 §3"  # TLS from the first byte on ports 465, 993 and 995
 _VERIFY_FAILED = "certificate verify failed: "
 
 
@@ -248,6 +249,25 @@ class TLSChannel:
             f"{protocol_rfc}; RFC 8446 §6.2; RFC 5280 §6",
         )  # fmt: skip
         return reason
+
+    def trace_refusal(self, protocol_rfc: str) -> None:
+        """A "tls" event when the server's side of the handshake failed on what the client sent.
+
+        A client that refused the server's certificate says so with an alert and has traced its
+        reason already; anything else (bytes that are not TLS, a broken record) is told here.
+        """
+        reason = self.layer.error_reason or ""
+        if "ALERT" in reason:
+            return
+        conn = self.conn
+        self.network.tracer.emit(
+            "tls", conn.server, conn.client, conn.id, "TLS", b"",
+            f"{conn.server} ends the TLS handshake with {conn.client}: {short_error(self.layer)}",
+            "What arrived was not a TLS handshake the server could go on with (bytes in clear text on a TLS "
+            "port, a malformed record, an offer it cannot accept). It answers with an alert where TLS allows "
+            "one and closes the connection; nothing the client sent reaches the mail service.",
+            f"{protocol_rfc}; RFC 8446 §6.2",
+        )  # fmt: skip
 
     # --- internals ---------------------------------------------------------------------------
 

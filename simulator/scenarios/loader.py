@@ -21,13 +21,20 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from simulator import faults
+from simulator.mail import authentication, mta_sts, spam
 from simulator.net.certificates import WorldPKI
+from simulator.net.observers import Tap
+from simulator.nodes.accounts import NO_LOGIN, SCOPES
 from simulator.nodes.device import MailDevice
 from simulator.nodes.dns_server import DNSServer
-from simulator.nodes.mail_client import MailClient
+from simulator.nodes.mail_auth import DKIMSigner, InboundChecks
+from simulator.nodes.mail_client import SMTP_PORT, MailClient
 from simulator.nodes.mail_server import MailServer
+from simulator.nodes.mailing_list import MailingList
+from simulator.nodes.oauth_server import OAuthServer, TokenHolder, client_for
 from simulator.nodes.tls_channel import ClientTLS, ServerTLS
-from simulator.scenarios.schema import ROLES, MailServerHost, ScenarioSpec, SpecProblem, User, domain_of
+from simulator.protocol.sasl import SASL_SERVERS
+from simulator.scenarios.schema import ROLES, ClientHost, MailServerHost, ScenarioSpec, SpecProblem, User, domain_of
 from simulator.world import World, new_world
 
 if TYPE_CHECKING:
@@ -262,8 +269,14 @@ def build(spec: ScenarioSpec, seed: int) -> World:
     if resolver is not None:
         DNSServer(net, resolver.name, db)
     schedule = spec.queue.schedule()
-    tls_hosts = [s.name for s in spec.mail_servers() if s.starttls]
+    tls_hosts = [s.name for s in spec.mail_servers() if s.starttls or s.implicit_tls]
+    tls_hosts += [o.name for o in spec.oauth_servers()]  # token endpoints speak HTTPS only
     pki = world.pki = WorldPKI(tls_hosts) if tls_hosts else None
+    issuers = {
+        o.name: OAuthServer(net, o.name, tls=ServerTLS(pki, o.name), lifetime=o.token_lifetime)
+        for o in spec.oauth_servers()
+        if pki is not None
+    }
     for server in spec.mail_servers():
         outbound = server.starttls_outbound
         world.servers[server.name] = MailServer(
@@ -279,27 +292,46 @@ def build(spec: ScenarioSpec, seed: int) -> World:
             schedule=schedule,
             pop3=server.pop3,
             imap=server.imap,
-            tls=ServerTLS(pki, server.name, server.certificate) if pki is not None and server.starttls else None,
+            tls=ServerTLS(pki, server.name, server.certificate) if pki and server.name in tls_hosts else None,
+            starttls=server.starttls,
+            implicit_tls=server.implicit_tls,
             submission_requires_tls=server.submission_requires_tls,
             starttls_outbound=outbound,
             outbound_tls=ClientTLS(pki, verify=outbound == "required") if pki is not None else None,
             vulnerable=frozenset(server.vulnerable),
+            sasl_mechanisms=_mechanisms_at(spec, server),
+            trusted_issuers=tuple(issuer.trusted for issuer in issuers.values()),
         )
+        world.servers[server.name].honours_mta_sts = server.mta_sts_outbound
+    _publish_mta_sts(spec, world)
+    _set_up_mail_auth(spec, world)
+    for observer in spec.observer:
+        net.taps.append(Tap(observer.name, frozenset(observer.between)))
     passwords = {u.address.lower(): _password(u) for u in spec.user}
     for client in spec.clients():
-        password = passwords[client.user.lower()]
+        if client.direct_to is not None:  # spam software: straight to port 25, no login
+            world.clients[client.user.lower()] = MailClient(
+                net, client.name, msa=client.direct_to, username=None, password="", ledger=world.ledger,
+                port=SMTP_PORT,
+            )  # fmt: skip
+            continue
+        password = client.password if client.password is not None else passwords[client.user.lower()]
+        tokens = _enrol(client, issuers, pki)
         if client.msa is not None:
             world.clients[client.user.lower()] = MailClient(
                 net, client.name, msa=client.msa, username=client.user, password=password, ledger=world.ledger,
-                starttls=client.starttls,
-                tls=ClientTLS(pki, verify=client.starttls == "required") if pki is not None else None,
+                starttls=client.starttls, implicit_tls=client.implicit_tls,
+                tls=ClientTLS(pki, verify=_verifies(client)) if pki is not None else None,
+                auth=client.auth, tokens=tokens,
             )  # fmt: skip
         home = client.reads_at(spec)
         if client.retrieval is not None and home is not None:
             device = MailDevice(
                 net, client.name, user=client.user, password=password, server=home.name, profile=client.retrieval,
                 reads=client.reads, idle_for=client.idle_for, starttls=client.starttls,
-                tls=ClientTLS(pki, verify=client.starttls == "required") if pki is not None else None,
+                implicit_tls=client.implicit_tls,
+                tls=ClientTLS(pki, verify=_verifies(client)) if pki is not None else None,
+                auth=client.auth, tokens=tokens,
             )  # fmt: skip
             world.devices[client.name] = device
             for at in client.check_at:
@@ -318,16 +350,80 @@ def build(spec: ScenarioSpec, seed: int) -> World:
     return world
 
 
+def _publish_mta_sts(spec: ScenarioSpec, world: World) -> None:
+    """Each policy's TXT record and policy host in DNS, and the policy file on the world's web (RFC 8461 §3)."""
+    hosts = spec.hosts_named()
+    for policy in spec.mta_sts:
+        served_by = policy.served_by or next(s.name for s in spec.mail_servers() if policy.domain in s.domains)
+        world.dns_db.add_txt(mta_sts.record_name(policy.domain), mta_sts.record_text(policy.id))
+        world.dns_db.add_a(f"mta-sts.{policy.domain}", hosts[served_by].ip)
+        world.network.web[mta_sts.policy_url(policy.domain)] = (served_by, policy.policy_text())
+
+
+def _mechanisms_at(spec: ScenarioSpec, server: MailServerHost) -> tuple[str, ...]:
+    """What a server's AUTH offers: PLAIN and LOGIN, as Postfix and Dovecot do out of the box, and each
+    mechanism one of its clients is set up to use (RFC 4954 §3, RFC 5034 §4, RFC 3501 §6.2.2)."""
+    used = {c.auth.upper() for c in spec.clients() if c.auth and server.name in (c.msa, _home(spec, c))}
+    return tuple(m for m in SASL_SERVERS if m in {"PLAIN", "LOGIN"} | used)
+
+
+def _home(spec: ScenarioSpec, client: ClientHost) -> str | None:
+    home = client.reads_at(spec) if client.retrieval is not None else None
+    return home.name if home is not None else None
+
+
+def _enrol(client: ClientHost, issuers: dict[str, OAuthServer], pki: WorldPKI | None) -> TokenHolder | None:
+    """A device set up for OAuth 2.0: the user signed in on it once, so it holds a refresh token and an
+    access token issued at the start (RFC 6749 §1.5), for the scopes its programs need."""
+    issuer = issuers.get(client.oauth_server or "")
+    if issuer is None or pki is None or client.auth not in ("xoauth2", "oauthbearer"):
+        return None
+    scope: tuple[str, ...] = ()
+    if client.msa is not None:
+        scope += (SCOPES["SMTP"],)
+    if client.retrieval is not None:
+        scope += (SCOPES["IMAP"] if client.retrieval.startswith("imap") else SCOPES["POP3"],)
+    client_id = client_for(client.name)
+    refresh_token, access_token = issuer.enroll(client.user, client_id, scope)
+    return TokenHolder(
+        issuer.network, client.name, server=issuer.name, tls=ClientTLS(pki, verify=True), client_id=client_id,
+        user=client.user, scope=scope, refresh_token=refresh_token, access_token=access_token,
+    )  # fmt: skip
+
+
+def _verifies(client: ClientHost) -> bool:
+    """A client that insists on TLS checks the certificate too (RFC 8314 §3.3); an opportunistic one does not."""
+    return client.implicit_tls or client.starttls == "required"
+
+
 def _logs_in_at(user: User, server: MailServerHost) -> bool:
     """Whether a server knows this user: its own domains' users, and those it lets submit."""
     address = user.address.lower()
     return domain_of(address) in server.domains or address in (a.lower() for a in server.submission_users)
 
 
+def _set_up_mail_auth(spec: ScenarioSpec, world: World) -> None:
+    """DKIM signing and its keys in DNS, the checks on port 25, and the mailing lists, as the scenario asks."""
+    for server in spec.mail_servers():
+        node = world.servers[server.name]
+        if server.dkim is not None:
+            # It signs for its own domains and for those of the users of other domains it lets submit.
+            domains = frozenset(server.domains) | {domain_of(a.lower()) for a in server.submission_users}
+            node.mail_auth.signer = DKIMSigner(server.dkim.selector, server.dkim.key, domains)
+            if server.dkim.publish:
+                record = authentication.shipped_key(server.dkim.key).txt_record
+                for domain in sorted(domains):
+                    world.dns_db.add_txt(authentication.key_name(domain, server.dkim.selector), record)
+        if server.sender_auth or server.spam_filter:
+            thresholds = spam.Thresholds(server.spam_junk, server.spam_reject) if server.spam_filter else None
+            node.mail_auth.inbound = InboundChecks(server.name, world.dns_db, server.sender_auth, thresholds)
+    for entry in spec.mailing_list:
+        world.servers[entry.server].host_list(MailingList(entry.address, tuple(entry.members), entry.footer))
+
+
 def _password(user: User) -> str:
-    # A user without a password has no client, so nobody logs in as them; "" would let an empty
-    # password in, while a NUL can never arrive through AUTH PLAIN, where it separates the fields.
-    return user.password if user.password is not None else "\0"
+    # A user without a password has no client, so nobody logs in as them, with any mechanism.
+    return user.password if user.password is not None else NO_LOGIN
 
 
 # --- checking a run against the file's [[expect]] ---------------------------------------------------------
@@ -371,4 +467,34 @@ def check(sim: Simulation) -> list[str]:
         held = len(sim.mailbox(box.address))
         if held != box.holds:
             unmet.append(f"expect_mailbox[{i}]: {box.address} should hold {box.holds} message(s), it holds {held}")
+    unmet += _unmet_auth(sim, ids)
+    return unmet
+
+
+def _unmet_auth(sim: Simulation, ids: list[str]) -> list[str]:
+    """The [[expect_auth]] entries the recipients' MX hosts did not conclude, one line each."""
+    unmet: list[str] = []
+    for i, expect in enumerate(sim.spec.expect_auth, 1):
+        label = f"expect_auth[{i}]: message {expect.message} to {expect.recipient}"
+        message_id = ids[expect.message - 1] if expect.message <= len(ids) else ""
+        recipient = expect.recipient.lower()
+        # The last check of that message for that recipient: a resend after a lost reply is checked again.
+        found = [
+            s
+            for server in sim.world.servers.values()
+            for s in server.mail_auth.screenings
+            if s.message_id == message_id and recipient in (r.lower() for r in s.recipients)
+        ]
+        if not found:
+            unmet.append(f"{label}: expected it to be checked on arrival, but it never reached its MX")
+            continue
+        got = found[-1]
+        wanted = {"spf": expect.spf, "dkim": expect.dkim, "dmarc": expect.dmarc, "spam": expect.spam}
+        for name, value in wanted.items():
+            seen = getattr(got, name)
+            if value is not None and seen != value:
+                unmet.append(f"{label}: expected {name}={value}, got {name}={seen or '(not checked)'}")
+        if expect.folder is not None and got.folder != expect.folder:
+            where = f"the {got.folder} folder" if got.folder else f"no folder: it was refused ({got.action})"
+            unmet.append(f"{label}: expected it in the {expect.folder} folder, got {where}")
     return unmet

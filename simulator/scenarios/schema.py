@@ -18,11 +18,14 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from simulator import faults
+from simulator.mail.authentication import shipped_key_names
 from simulator.mail.headers import header_values
 from simulator.mail.queue import RetrySchedule
+from simulator.mail.spam import JUNK_THRESHOLD, REJECT_THRESHOLD
 from simulator.net.network import Link
+from simulator.nodes.mailing_list import DEFAULT_FOOTER
 
-ROLES = ("client", "mail-server", "dns")
+ROLES = ("client", "mail-server", "dns", "oauth")
 
 # RFC 1123 §2.1 host names: letters, digits and inner hyphens, at most 63 per label, 253 in all.
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -53,6 +56,19 @@ def _hostname(value: str) -> str:
     return name
 
 
+# Owner names of records may also have labels that start with an underscore, such as _dmarc and
+# _domainkey: they name a service, not a host (RFC 8552 §1.1).
+_RECORD_NAME = re.compile(rf"(?=.{{1,253}}$)(?:_?{_LABEL}\.)*{_LABEL}")
+
+
+def _record_name(value: str) -> str:
+    """The owner name of a DNS record, in lower case: a host name, or one with underscore labels in front."""
+    name = value.strip().rstrip(".").lower()
+    if not _RECORD_NAME.fullmatch(name):
+        raise ValueError(f"expected a domain name such as 'example.org' or '_dmarc.example.org', got {value!r}")
+    return name
+
+
 def _ipv4(value: str) -> str:
     """An IPv4 address in canonical form (the world's DNS holds A records only)."""
     try:
@@ -70,6 +86,7 @@ def _address(value: str) -> str:
 
 
 HostName = Annotated[str, AfterValidator(_hostname)]
+RecordName = Annotated[str, AfterValidator(_record_name)]
 IPv4 = Annotated[str, AfterValidator(_ipv4)]
 Address = Annotated[str, AfterValidator(_address)]
 
@@ -108,6 +125,18 @@ class ClientHost(_Table):
     # "opportunistic" encrypts if offered without checking the certificate (RFC 7435); "required"
     # insists on TLS and checks the certificate (RFC 8314 §3.3).
     starttls: Literal["never", "opportunistic", "required"] = "never"
+    # Use the implicit-TLS ports instead: 465 to submit, 995 or 993 to read, where TLS starts with the
+    # first byte and the certificate is checked (RFC 8314 §3).
+    implicit_tls: bool = False
+    # How its mail program logs in: a SASL mechanism (RFC 4954 AUTH, RFC 5034 POP3 AUTH, RFC 3501
+    # AUTHENTICATE), or by default AUTH PLAIN to send and USER/PASS or LOGIN to read. "xoauth2" and
+    # "oauthbearer" send an OAuth 2.0 access token from `oauth_server` instead of the password (RFC 7628).
+    auth: Literal["plain", "login", "cram-md5", "scram-sha-256", "xoauth2", "oauthbearer"] | None = None
+    oauth_server: HostName | None = None  # the role = "oauth" host that issues its tokens
+    password: str | None = None  # the password its mail program has saved: the user's own unless given
+    # Spam software: hand mail straight to this mail-server's port 25, without logging in. Its user
+    # need not be a [[user]] of the world (the sender address is whatever the spammer writes).
+    direct_to: HostName | None = None
 
     def reads_at(self, spec: ScenarioSpec) -> MailServerHost | None:
         """The mail-server this device reads from: the one named, or the one holding the user's domain."""
@@ -116,6 +145,24 @@ class ClientHost(_Table):
             return named if isinstance(named, MailServerHost) else None
         domain = domain_of(self.user.lower())
         return next((s for s in spec.mail_servers() if domain in s.domains), None)
+
+
+class DKIMSpec(_Table):
+    """How a mail server DKIM-signs the mail its users submit (RFC 6376 §5): which key, under which selector."""
+
+    key: str  # one of the keys shipped with the simulator (simulator/mail/keys/<key>.pem)
+    selector: str = "mail"  # the s= tag; the public key goes at <selector>._domainkey.<domain>
+    # Publish the public key in DNS by itself; false leaves it out: the "DKIM key missing" fault.
+    publish: bool = True
+
+    @model_validator(mode="after")
+    def _known_key(self) -> DKIMSpec:
+        names = shipped_key_names()
+        if self.key not in names:
+            raise SpecProblem("key", f"expected one of the shipped DKIM keys ({', '.join(names)}), got {self.key!r}")
+        if not _HOSTNAME.fullmatch(self.selector.lower()):
+            raise SpecProblem("selector", f"expected a DNS label such as 'mail', got {self.selector!r}")
+        return self
 
 
 class MailServerHost(_Table):
@@ -138,10 +185,35 @@ class MailServerHost(_Table):
     # How its relay uses STARTTLS towards other MX hosts: "opportunistic" encrypts when offered without
     # checking the certificate (RFC 7435, Postfix "may"); "required" insists and checks it (Postfix "secure").
     starttls_outbound: Literal["never", "opportunistic", "required"] = "never"
+    # Its relay fetches the MTA-STS policy of each domain it sends to and honours it (RFC 8461 §5).
+    mta_sts_outbound: bool = False
     # The certificate it presents: a good one, or one a checking client refuses.
     certificate: Literal["ok", "expired", "wrong-host", "untrusted"] = "ok"
+    # Also listen on the implicit-TLS ports, where TLS starts with the first byte (RFC 8314 §3):
+    # 465 for submission, 993 for IMAP, 995 for POP3.
+    implicit_tls: bool = False
     # Weaknesses switched on for an attack demonstration; by default the host refuses each of them.
     vulnerable: list[Literal["open-relay", "smtp-smuggling", "command-injection"]] = []
+    # DKIM-sign what its users submit, with d= the From domain when that is one of its domains or a
+    # domain of its submission_users: dkim = { key = "example.com", selector = "mail" }.
+    dkim: DKIMSpec | None = None
+    # On port 25, check SPF, DKIM and DMARC (RFC 7208, 6376, 7489), prepend Authentication-Results
+    # (RFC 8601) and apply the From domain's DMARC policy: quarantine files in Junk, reject refuses (550 5.7.1).
+    sender_auth: bool = False
+    # On port 25, score each message with the spam filter (X-Spam-* fields): from spam_junk points it
+    # goes into the Junk folder, from spam_reject it is refused with 550 5.7.1 (SpamAssassin's 5 by default).
+    spam_filter: bool = False
+    spam_junk: float = Field(default=JUNK_THRESHOLD, gt=0)
+    spam_reject: float = Field(default=REJECT_THRESHOLD, gt=0)
+
+
+class OAuthHost(_Table):
+    """An OAuth 2.0 authorization server: devices get access tokens from it over HTTPS (RFC 6749 §6)."""
+
+    name: HostName
+    ip: IPv4
+    role: Literal["oauth"]
+    token_lifetime: float = Field(default=3600.0, gt=0)  # seconds an access token is good for (expires_in)
 
 
 class DNSHost(_Table):
@@ -152,7 +224,7 @@ class DNSHost(_Table):
     role: Literal["dns"]
 
 
-Host = Annotated[ClientHost | MailServerHost | DNSHost, Field(discriminator="role")]
+Host = Annotated[ClientHost | MailServerHost | DNSHost | OAuthHost, Field(discriminator="role")]
 
 
 class User(_Table):
@@ -194,9 +266,9 @@ class ARecord(_Table):
 
 
 class TXTRecord(_Table):
-    """A text record, such as an SPF policy."""
+    """A text record, such as an SPF policy, a DMARC policy (at _dmarc.<domain>) or a DKIM key."""
 
-    name: HostName
+    name: RecordName
     text: str
 
 
@@ -247,15 +319,22 @@ class MessageSpec(_Table):
     subject: str | None = None
     body: str | None = None
     raw: str | None = None  # the whole RFC 5322 message instead of subject and body
+    # Send `raw` byte for byte, line ends as written (TOML escapes \r\n, and a bare \n): for attack
+    # demonstrations such as SMTP smuggling. Otherwise every line end becomes CRLF (RFC 5322 §2.1).
+    exact: bool = False
 
     @model_validator(mode="after")
     def _raw_or_parts(self) -> MessageSpec:
         if self.raw is not None and (self.subject is not None or self.body is not None):
             raise ValueError("expected either raw or subject and body, not both")
+        if self.exact and self.raw is None:
+            raise ValueError("expected raw with exact = true (it sends raw byte for byte)")
         return self
 
     def content(self) -> bytes:
         """The message as its mail program sends it: CRLF line ends, as on the wire (RFC 5322 §2.1)."""
+        if self.raw is not None and self.exact:
+            return self.raw.encode()
         if self.raw is not None:
             text = self.raw
         else:
@@ -267,6 +346,35 @@ class MessageSpec(_Table):
         if lines[-1] == "":
             lines.pop()
         return "".join(f"{line}\r\n" for line in lines).encode()
+
+
+class ObserverSpec(_Table):
+    """An eavesdropper on the link between two hosts: it keeps every byte that crosses it and changes nothing."""
+
+    name: str = Field(default="eavesdropper", min_length=1)
+    between: list[HostName]
+
+    @model_validator(mode="after")
+    def _two_hosts(self) -> ObserverSpec:
+        if len(self.between) != 2 or self.between[0] == self.between[1]:
+            raise SpecProblem("between", f"expected two different host names, got {self.between}")
+        return self
+
+
+class MTASTSSpec(_Table):
+    """A domain's MTA-STS policy (RFC 8461): a TXT record at _mta-sts.DOMAIN and a policy file over HTTPS."""
+
+    domain: HostName
+    mode: Literal["enforce", "testing", "none"] = "enforce"
+    mx: list[str] = []  # host names or *.domain patterns the domain's mail may go to (RFC 8461 §3.2)
+    max_age: int = Field(default=604800, ge=0, le=31557600)  # seconds a sender may cache the policy
+    id: str = Field(default="20260101", pattern=r"^[A-Za-z0-9]{1,32}$")  # changes when the policy does (§3.1)
+    served_by: HostName | None = None  # the [[host]] that answers for mta-sts.DOMAIN; the domain's mail-server
+
+    def policy_text(self) -> str:
+        """The policy file as served at https://mta-sts.DOMAIN/.well-known/mta-sts.txt (RFC 8461 §3.2)."""
+        lines = ["version: STSv1", f"mode: {self.mode}", *(f"mx: {mx}" for mx in self.mx), f"max_age: {self.max_age}"]
+        return "".join(f"{line}\r\n" for line in lines)
 
 
 class FaultSpec(_Table):
@@ -306,6 +414,33 @@ class DeviceExpectSpec(_Table):
     unread: int | None = Field(default=None, ge=0)  # how many of them it shows without \Seen
 
 
+AuthResultName = Literal["pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"]
+
+
+class MailingListSpec(_Table):
+    """A mailing list: mail to its address goes on to every member, with a footer added to the body."""
+
+    address: Address  # the list address, such as "lunch@lists.example.net"
+    server: HostName  # the mail-server that hosts it; the list's domain must be one of its domains
+    members: list[Address] = Field(min_length=1)
+    footer: str = DEFAULT_FOOTER  # "{address}" stands for the list address
+
+
+class AuthExpectSpec(_Table):
+    """What the recipient's MX found when it checked one message, and where it filed it.
+
+    Results are named as in Authentication-Results (RFC 8601 §2.7); a field left out is not checked.
+    """
+
+    message: int = Field(ge=1)  # 1 is the first [[message]]
+    recipient: Address  # one of the message's recipients, or a member of a list it was sent to
+    spf: AuthResultName | None = None
+    dkim: AuthResultName | None = None  # the topmost signature's result; "none" when unsigned
+    dmarc: Literal["pass", "fail", "none", "temperror", "permerror"] | None = None
+    spam: Literal["accept", "junk", "reject"] | None = None  # the spam filter's decision
+    folder: Literal["INBOX", "Junk"] | None = None  # where it was filed; a refused message has none
+
+
 class MailboxExpectSpec(_Table):
     """How many messages a user's INBOX on the server holds at the end."""
 
@@ -329,9 +464,13 @@ class ScenarioSpec(_Table):
     queue: QueueSpec = QueueSpec()
     message: list[MessageSpec] = []
     fault: list[FaultSpec] = []
+    observer: list[ObserverSpec] = []
+    mta_sts: list[MTASTSSpec] = []
     expect: list[ExpectSpec] = []
     expect_device: list[DeviceExpectSpec] = []
     expect_mailbox: list[MailboxExpectSpec] = []
+    mailing_list: list[MailingListSpec] = []
+    expect_auth: list[AuthExpectSpec] = []
 
     @model_validator(mode="after")
     def _cross_check(self) -> ScenarioSpec:
@@ -342,11 +481,13 @@ class ScenarioSpec(_Table):
         _check_dns_and_links(self)
         _check_messages(self)
         _check_faults(self)
+        _check_observers_and_policies(self)
         _check_expectations(self)
         _check_retrieval_expectations(self)
+        _check_mail_auth(self)
         return self
 
-    def hosts_named(self) -> dict[str, ClientHost | MailServerHost | DNSHost]:
+    def hosts_named(self) -> dict[str, ClientHost | MailServerHost | DNSHost | OAuthHost]:
         return {h.name: h for h in self.host}
 
     def mail_servers(self) -> list[MailServerHost]:
@@ -357,6 +498,9 @@ class ScenarioSpec(_Table):
 
     def dns_server(self) -> DNSHost | None:
         return next((h for h in self.host if isinstance(h, DNSHost)), None)
+
+    def oauth_servers(self) -> list[OAuthHost]:
+        return [h for h in self.host if isinstance(h, OAuthHost)]
 
 
 # --- cross-checks: each raises the first problem it finds ------------------------------------------
@@ -385,13 +529,36 @@ def _check_hosts(spec: ScenarioSpec) -> None:
 
 
 def _check_tls(spec: ScenarioSpec) -> None:
+    named = spec.hosts_named()
     for i, host in enumerate(spec.host, 1):
+        if isinstance(host, ClientHost) and host.implicit_tls:
+            if host.starttls != "never":
+                raise SpecProblem(
+                    f"host[{i}].starttls", "expected 'never' with implicit_tls = true: TLS is on from the first byte"
+                )
+            for field, server_name in (("msa", host.msa), ("mailbox_server", _reads_from(spec, host))):
+                server = named.get(server_name) if server_name is not None else None
+                if isinstance(server, MailServerHost) and not server.implicit_tls:
+                    raise SpecProblem(
+                        f"host[{i}].implicit_tls",
+                        f"expected implicit_tls = true on {server.name} as well (the {field} it connects to)",
+                    )
         if not isinstance(host, MailServerHost) or host.starttls:
             continue
         if host.submission_requires_tls:
             raise SpecProblem(f"host[{i}].submission_requires_tls", "expected starttls = true on this host as well")
-        if host.certificate != "ok":
-            raise SpecProblem(f"host[{i}].certificate", "expected starttls = true: only a TLS server presents one")
+        if host.certificate != "ok" and not host.implicit_tls:
+            raise SpecProblem(
+                f"host[{i}].certificate", "expected starttls or implicit_tls = true: only a TLS server presents one"
+            )
+
+
+def _reads_from(spec: ScenarioSpec, client: ClientHost) -> str | None:
+    """The mail-server a reading device connects to, if it reads and one is found."""
+    if client.retrieval is None:
+        return None
+    server = client.reads_at(spec)
+    return server.name if server is not None else None
 
 
 def _check_users_and_clients(spec: ScenarioSpec) -> None:
@@ -415,19 +582,61 @@ def _check_users_and_clients(spec: ScenarioSpec) -> None:
     for i, host in enumerate(spec.host, 1):
         if not isinstance(host, ClientHost):
             continue
+        _check_login(spec, i, host)
+        if host.direct_to is not None:
+            if host.msa is not None or host.retrieval is not None:
+                raise SpecProblem(f"host[{i}].direct_to", "expected no msa and no retrieval on a host that uses it")
+            _check_direct(spec, i, host, owners)
+            continue
         owner = users.get(host.user.lower())
         if owner is None:
             raise SpecProblem(f"host[{i}].user", f"expected one of the [[user]] addresses, got {host.user!r}")
-        if owner.password is None:
+        if owner.password is None and host.password is None:
             raise SpecProblem(f"host[{i}].user", f"{host.user} has no password, and the device needs one to log in")
         if host.msa is None and host.retrieval is None:
-            raise SpecProblem(f"host[{i}]", "expected msa (the device sends mail), retrieval (it reads mail) or both")
+            raise SpecProblem(
+                f"host[{i}]", "expected msa (the device sends mail), retrieval (it reads mail), both, or direct_to"
+            )
         if host.msa is not None:
             _check_sender(spec, i, host, owners)
         if host.retrieval is not None:
             _check_reader(spec, i, host)
         elif host.check_at:
             raise SpecProblem(f"host[{i}].check_at", "expected only with retrieval (a device that reads mail)")
+
+
+def _check_login(spec: ScenarioSpec, i: int, host: ClientHost) -> None:
+    """OAuth mechanisms need an authorization server to get tokens from; the others must not name one."""
+    wants_token = host.auth in ("xoauth2", "oauthbearer")
+    if wants_token:
+        servers = [s.name for s in spec.oauth_servers()]
+        if host.oauth_server not in servers:
+            raise SpecProblem(
+                f"host[{i}].oauth_server",
+                f"auth = {host.auth!r} needs the name of a role = 'oauth' host ({', '.join(servers) or 'none'}), "
+                f"got {host.oauth_server!r}",
+            )
+    elif host.oauth_server is not None:
+        raise SpecProblem(f"host[{i}].oauth_server", "expected only with auth = 'xoauth2' or 'oauthbearer'")
+    if host.direct_to is not None and (host.auth is not None or host.password is not None):
+        raise SpecProblem(f"host[{i}].direct_to", "expected no auth and no password: it sends without logging in")
+
+
+def _check_direct(spec: ScenarioSpec, i: int, host: ClientHost, owners: dict[str, int]) -> None:
+    """A host that hands mail straight to a mail-server's port 25, as spam software does."""
+    target = spec.hosts_named().get(host.direct_to or "")
+    if not isinstance(target, MailServerHost) or not target.mx:
+        mx_hosts = [s.name for s in spec.mail_servers() if s.mx]
+        raise SpecProblem(
+            f"host[{i}].direct_to",
+            f"expected a mail-server with mx = true ({', '.join(mx_hosts) or 'none'}), got {host.direct_to!r}",
+        )
+    if host.user.lower() in owners:
+        raise SpecProblem(
+            f"host[{i}].user",
+            f"expected one sending device per user; {host.user} sends from host[{owners[host.user.lower()]}]",
+        )
+    owners[host.user.lower()] = i
 
 
 def _check_sender(spec: ScenarioSpec, i: int, host: ClientHost, owners: dict[str, int]) -> None:
@@ -518,7 +727,7 @@ def _check_dns_and_links(spec: ScenarioSpec) -> None:
 
 
 def _check_messages(spec: ScenarioSpec) -> None:
-    senders = [c.user.lower() for c in spec.clients() if c.msa is not None]
+    senders = [c.user.lower() for c in spec.clients() if c.msa is not None or c.direct_to is not None]
     message_ids: dict[str, int] = {}
     for i, message in enumerate(spec.message, 1):
         if message.sender.lower() not in senders:
@@ -563,6 +772,32 @@ def _check_faults(spec: ScenarioSpec) -> None:
                 raise SpecProblem(f"fault[{i}].spec", f"expected {what} as the target, got {name!r} in {entry.spec!r}")
 
 
+def _check_observers_and_policies(spec: ScenarioSpec) -> None:
+    hosts = spec.hosts_named()
+    names: set[str] = set()
+    for i, observer in enumerate(spec.observer, 1):
+        for name in observer.between:
+            if name not in hosts:
+                raise SpecProblem(f"observer[{i}].between", f"expected names of [[host]] tables, got {name!r}")
+        if observer.name in names:
+            raise SpecProblem(f"observer[{i}].name", f"expected a name no other observer has, got {observer.name!r}")
+        names.add(observer.name)
+    for i, policy in enumerate(spec.mta_sts, 1):
+        if policy.mode != "none" and not policy.mx:
+            raise SpecProblem(f"mta_sts[{i}].mx", "expected at least one mx pattern (RFC 8461 §3.2)")
+        for pattern in policy.mx:
+            try:
+                _hostname(pattern.removeprefix("*."))
+            except ValueError:
+                raise SpecProblem(f"mta_sts[{i}].mx", f"expected host names or *.domain, got {pattern!r}") from None
+        server = policy.served_by or next((s.name for s in spec.mail_servers() if policy.domain in s.domains), None)
+        if server is None or server not in hosts:
+            raise SpecProblem(
+                f"mta_sts[{i}].served_by",
+                f"expected a [[host]] to serve the policy of {policy.domain} (by default the mail-server holding it)",
+            )
+
+
 def _check_expectations(spec: ScenarioSpec) -> None:
     hosts = spec.hosts_named()
     for i, expect in enumerate(spec.expect, 1):
@@ -580,3 +815,57 @@ def _check_expectations(spec: ScenarioSpec) -> None:
             )
         if expect.where is not None and expect.where not in hosts:
             raise SpecProblem(f"expect[{i}].where", f"expected a [[host]] name, got {expect.where!r}")
+
+
+def _check_mail_auth(spec: ScenarioSpec) -> None:
+    servers = spec.mail_servers()
+    for i, host in enumerate(spec.host, 1):
+        if isinstance(host, MailServerHost) and host.spam_reject < host.spam_junk:
+            raise SpecProblem(
+                f"host[{i}].spam_reject", f"expected at least spam_junk ({host.spam_junk:g}), got {host.spam_reject:g}"
+            )
+    users = {u.address.lower() for u in spec.user}
+    lists: dict[str, int] = {}
+    for i, entry in enumerate(spec.mailing_list, 1):
+        key = entry.address.lower()
+        if key in lists:
+            raise SpecProblem(
+                f"mailing_list[{i}].address", f"expected each list once; mailing_list[{lists[key]}] has it"
+            )
+        if key in users:
+            raise SpecProblem(f"mailing_list[{i}].address", f"expected a list address, not a [[user]]: {entry.address}")
+        lists[key] = i
+        server = spec.hosts_named().get(entry.server)
+        if not isinstance(server, MailServerHost) or domain_of(key) not in server.domains:
+            holders = [s.name for s in servers if domain_of(key) in s.domains]
+            raise SpecProblem(
+                f"mailing_list[{i}].server",
+                f"expected the mail-server holding {domain_of(key)} ({', '.join(holders) or 'none does'}), "
+                f"got {entry.server!r}",
+            )
+    for i, expect in enumerate(spec.expect_auth, 1):
+        if expect.message > len(spec.message):
+            raise SpecProblem(
+                f"expect_auth[{i}].message",
+                f"expected the number of a [[message]], 1 to {len(spec.message)}, got {expect.message}",
+            )
+        message = spec.message[expect.message - 1]
+        reached = [r.lower() for r in message.to]
+        reached += [m.lower() for entry in spec.mailing_list if entry.address.lower() in reached for m in entry.members]
+        if expect.recipient.lower() not in reached:
+            raise SpecProblem(
+                f"expect_auth[{i}].recipient",
+                f"expected one of message {expect.message}'s recipients or list members ({', '.join(reached)}), "
+                f"got {expect.recipient!r}",
+            )
+        home = next((s for s in servers if domain_of(expect.recipient.lower()) in s.domains), None)
+        checks_auth = home is not None and home.sender_auth
+        if not checks_auth and any(v is not None for v in (expect.spf, expect.dkim, expect.dmarc)):
+            raise SpecProblem(
+                f"expect_auth[{i}]",
+                f"expected sender_auth = true on the mail-server of {expect.recipient} (it checks SPF, DKIM, DMARC)",
+            )
+        if expect.spam is not None and not (home is not None and home.spam_filter):
+            raise SpecProblem(
+                f"expect_auth[{i}].spam", f"expected spam_filter = true on the mail-server of {expect.recipient}"
+            )

@@ -52,15 +52,19 @@ class SpooledMessage:
 
 @dataclass
 class Served:
-    """A running `smtpsim serve --spool DIR` with the ports it printed."""
+    """A running `smtpsim serve --spool DIR --ca-cert FILE` with the ports it printed."""
 
     process: subprocess.Popen[bytes]
     smtp: int
     submission: int
     pop3: int
     imap: int
+    submissions: int  # implicit TLS (465 in the world)
+    pop3s: int  # implicit TLS (995)
+    imaps: int  # implicit TLS (993)
     spool: Path
     stderr_path: Path
+    ca_cert: Path  # the world CA that serve wrote: what a verifying client trusts
 
     @property
     def stderr(self) -> str:
@@ -94,12 +98,13 @@ class Served:
 
 
 def start_serve(tmp_path: Path) -> Served:
-    """Start `smtpsim serve --spool` and block until it prints its ports."""
+    """Start `smtpsim serve --spool --ca-cert` and block until it prints its ports."""
     spool = tmp_path / "spool"
     stderr_path = tmp_path / "serve.stderr"
+    ca_cert = tmp_path / "world-ca.pem"
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "simulator.cli", "serve", "--spool", str(spool)],
+            [sys.executable, "-m", "simulator.cli", "serve", "--spool", str(spool), "--ca-cert", str(ca_cert)],
             cwd=REPO,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -113,8 +118,11 @@ def start_serve(tmp_path: Path) -> Served:
         process.wait()
         pytest.fail(f"smtpsim serve never said it was ready: {exc}; stderr:\n{stderr_path.read_text()}")
     ports = json.loads(line)
-    assert set(ports) == {"smtp", "submission", "pop3", "imap"}, ports
-    return Served(process, ports["smtp"], ports["submission"], ports["pop3"], ports["imap"], spool, stderr_path)
+    assert set(ports) == {"smtp", "submission", "pop3", "imap", "submissions", "pop3s", "imaps"}, ports
+    return Served(
+        process, ports["smtp"], ports["submission"], ports["pop3"], ports["imap"],
+        ports["submissions"], ports["pop3s"], ports["imaps"], spool, stderr_path, ca_cert,
+    )  # fmt: skip
 
 
 def require_tool(name: str) -> str:

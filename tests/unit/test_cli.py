@@ -42,7 +42,7 @@ def test_run_summary_reports_each_recipient(capsys: pytest.CaptureFixture[str]) 
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["run", "nosuch"], "scenario: unknown scenario 'nosuch'; built-in: basic"),
+        (["run", "nosuch"], "scenario: unknown scenario 'nosuch'; built-in: auth-failure, basic"),
         (["run", "basic", "--format", "xml"], "invalid choice: 'xml'"),
         (["serve", "--smtp", "99999"], "expected a port number from 0 to 65535, got '99999'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),

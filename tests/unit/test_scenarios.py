@@ -237,7 +237,7 @@ BAD_FILES = [
         "unknown role",
         _with('role = "dns"', 'role = "mta"'),
         "host[3].role",
-        "expected 'client', 'mail-server' or 'dns', got 'mta'",
+        "expected 'client', 'mail-server', 'dns' or 'oauth', got 'mta'",
     ),
     (
         "link to unknown node",

@@ -156,7 +156,7 @@ def test_a_down_mx_is_retried_on_the_backoff_schedule_then_bounced_with_dsns() -
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_unknown_scenario_is_a_key_error_naming_the_built_ins(seed: int) -> None:
-    with pytest.raises(KeyError, match="built-in: basic"):
+    with pytest.raises(KeyError, match="built-in: auth-failure, basic"):
         Simulation.from_scenario("nosuch", seed=seed)
 
 

@@ -318,7 +318,7 @@ role = "mail-server"
 """
     with pytest.raises(ScenarioError, match=r"host\[2\].submission_requires_tls: expected starttls = true"):
         parse(base + "submission_requires_tls = true\n")
-    with pytest.raises(ScenarioError, match=r"host\[2\].certificate: expected starttls = true"):
+    with pytest.raises(ScenarioError, match=r"host\[2\].certificate: expected starttls or implicit_tls = true"):
         parse(base + 'certificate = "expired"\n')
     with pytest.raises(ScenarioError, match=r"host\[2\].certificate: expected 'ok', 'expired'"):
         parse(base + 'starttls = true\ncertificate = "revoked"\n')

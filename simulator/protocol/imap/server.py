@@ -81,6 +81,9 @@ class ServerConfig:
         max_literal: a literal announced larger than this is refused before it is read (RFC 7888 §4).
         max_bad_commands: consecutive BAD responses before `* BYE` and hanging up; 0 means never.
         epoch: the instant simulated time 0 stands for, to turn `arrived` seconds into INTERNALDATE.
+        keep_plaintext_after_starttls: run commands pipelined in clear text after STARTTLS as if
+            they had come over TLS (CVE-2011-0411 class), for attack demonstrations; RFC 3501
+            §6.2.1 says to discard them, which is the default.
     """
 
     hostname: str = "mail.example.org"
@@ -92,6 +95,7 @@ class ServerConfig:
     max_literal: int = MAX_LITERAL
     max_bad_commands: int = 10
     epoch: datetime = DEFAULT_EPOCH
+    keep_plaintext_after_starttls: bool = False
 
 
 @dataclass(frozen=True)
@@ -545,7 +549,8 @@ class IMAPServer:
         """The host finished the TLS handshake: what came before is forgotten (RFC 3501 §6.2.1)."""
         if self._mode is not _Mode.TLS:
             raise LocalProtocolError("tls_started() without an accepted STARTTLS")
-        self._reader.clear()
+        if not self.config.keep_plaintext_after_starttls:
+            self._reader.clear()
         self.tls = True
         self._mode = _Mode.COMMAND
 
@@ -837,7 +842,8 @@ class IMAPServer:
             return
         self._finish(command, r.STARTTLS_OK)
         # RFC 3501 §6.2.1: anything pipelined after STARTTLS came in clear text; it is dropped.
-        self._reader.clear()
+        if not self.config.keep_plaintext_after_starttls:
+            self._reader.clear()
         self._mode = _Mode.TLS
         self._queued.append(StartTLS(command.tag))
 

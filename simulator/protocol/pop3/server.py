@@ -91,6 +91,9 @@ class ServerConfig:
             Dovecot disable_plaintext_auth).
         implementation: the IMPLEMENTATION capability text; "" leaves it out (RFC 2449 §6.9).
         max_bad_commands: -ERR answers before the server hangs up; 0 means never.
+        keep_plaintext_after_stls: run commands pipelined in clear text after STLS as if they had
+            come over TLS (CVE-2011-0411 class), for attack demonstrations; RFC 2595 §4 says to
+            discard them, which is the default.
     """
 
     hostname: str = "mail.example.org"
@@ -101,6 +104,7 @@ class ServerConfig:
     plaintext_requires_tls: bool = False
     implementation: str = ""
     max_bad_commands: int = 20
+    keep_plaintext_after_stls: bool = False
 
 
 @dataclass(frozen=True)
@@ -265,7 +269,8 @@ class POP3Server:
         if self.state is not State.STLS:
             raise LocalProtocolError("tls_started() without an accepted STLS")
         self.state = TRANSITIONS[(self.state, TLSEstablished)]
-        self._buffer.clear()
+        if not self.config.keep_plaintext_after_stls:
+            self._buffer.clear()
         self._pending_user = None
         self.tls = True
 
@@ -447,7 +452,8 @@ class POP3Server:
             return None
         self._reply(replies.TLS_BEGIN)
         # RFC 2595 §4: commands pipelined after STLS came in clear text; they are dropped.
-        self._buffer.clear()
+        if not self.config.keep_plaintext_after_stls:
+            self._buffer.clear()
         self.state = TRANSITIONS[(self.state, ev.StartTLS)]
         return ev.StartTLS()
 

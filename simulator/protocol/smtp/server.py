@@ -23,6 +23,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 from simulator.protocol import sasl
 from simulator.protocol.errors import LocalProtocolError
@@ -78,6 +79,15 @@ class ServerConfig:
         auth_mechanisms: SASL mechanisms offered, in this order; empty means no AUTH. Any of
             `sasl.SASL_SERVERS` (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER).
         auth_requires_tls: offer AUTH only over TLS (Postfix smtpd_tls_auth_only).
+        bare_newline: what a line ending in a bare LF means (RFC 5321 §2.3.8 allows only CRLF).
+            "reject" answers 550 5.5.2 and hangs up (Postfix 3.9 smtpd_forbid_bare_newline = reject).
+            The other two are the two halves of SMTP smuggling (CVE-2023-51764), for attack
+            demonstrations: "line-end" takes a bare LF as a line end, so `<LF>.<CR><LF>` ends DATA
+            (Postfix before 3.9, Sendmail); "keep" keeps bare LFs in the message as ordinary
+            octets and ends DATA only at `<CR><LF>.<CR><LF>` (Exchange Online before 2023).
+        keep_plaintext_after_starttls: run commands pipelined in clear text after STARTTLS as if
+            they had come over TLS (CVE-2011-0411), for attack demonstrations; RFC 3207 §4.2 says
+            to discard them, which is the default.
     """
 
     hostname: str = "mx.example.org"
@@ -98,6 +108,8 @@ class ServerConfig:
     tls_active: bool = False
     auth_mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN")
     auth_requires_tls: bool = True
+    bare_newline: Literal["reject", "line-end", "keep"] = "reject"
+    keep_plaintext_after_starttls: bool = False
 
 
 @dataclass(frozen=True)
@@ -276,7 +288,8 @@ class SMTPServer:
         if self.state is not State.STARTTLS:
             raise LocalProtocolError("tls_started() without an accepted STARTTLS")
         self.state = TRANSITIONS[(self.state, TLSEstablished)]
-        self._buffer.clear()
+        if not self.config.keep_plaintext_after_starttls:
+            self._buffer.clear()
         self.tls = True
         self.helo, self.esmtp, self.auth_user = "", False, None
         self._reset_transaction()
@@ -401,6 +414,10 @@ class SMTPServer:
             return self._close("the client closed the connection")
         return None
 
+    def _refuses_bare(self, line: Line) -> bool:
+        """A command line with a bare CR or LF is refused, except a bare LF by a "line-end" server."""
+        return line.bare_cr or (line.bare_lf and self.config.bare_newline != "line-end")
+
     def _hang_up_bare(self, line: Line | str) -> ev.Event:
         """Bare CR or LF: refuse like Postfix with smtpd_forbid_bare_newline = reject."""
         char = line if isinstance(line, str) else "LF" if line.bare_lf else "CR"
@@ -418,7 +435,7 @@ class SMTPServer:
         line = self._buffer.take_line(self._line_limit())
         if line is None:
             return _MORE
-        if line.bare_lf or line.bare_cr:
+        if self._refuses_bare(line):
             return self._hang_up_bare(line)
         command = parse_command(line.content)
         verb = command.verb
@@ -607,7 +624,8 @@ class SMTPServer:
         self._reply(replies.READY_TLS)
         # RFC 3207 §4.2 / CVE-2011-0411: anything pipelined after STARTTLS was sent in
         # clear text and must not be taken as if it came over TLS.
-        self._buffer.clear()
+        if not self.config.keep_plaintext_after_starttls:
+            self._buffer.clear()
         self.state = TRANSITIONS[(self.state, ev.StartTLS)]
         return ev.StartTLS()
 
@@ -645,7 +663,7 @@ class SMTPServer:
         line = self._buffer.take_line(AUTH_LINE_LIMIT)
         if line is None:
             return _MORE
-        if line.bare_lf or line.bare_cr:
+        if self._refuses_bare(line):
             return self._hang_up_bare(line)
         if line.too_long:
             self._sasl_fail(replies.AUTH_LINE_TOO_LONG)
@@ -733,6 +751,11 @@ class SMTPServer:
         line = self._buffer.take_line(self.config.text_line_limit)
         if line is None:
             return _MORE
+        if self.config.bare_newline == "line-end" and line.bare_lf and not line.bare_cr:
+            line = line._replace(bare_lf=False)  # the smuggling receiver: LF ends a line like CRLF
+        elif self.config.bare_newline == "keep" and (line.bare_lf or line.bare_cr):
+            self._keep_bare(line)
+            return None
         if line.bare_lf or line.bare_cr:
             # Like Postfix, read on to the real end of data (CRLF . CRLF), then refuse:
             # a "." after a bare LF is not an end, which is what defeats smuggling.
@@ -748,8 +771,8 @@ class SMTPServer:
             return self._end_of_data()
         if line.too_long and self._data_error is None:
             self._data_error = replies.TEXT_LINE_TOO_LONG
-        if content.startswith(b"."):
-            content = content[1:]  # undo dot-stuffing
+        if content.startswith(b".") and not after_bare_lf:
+            content = content[1:]  # undo dot-stuffing (a line after a bare LF starts no line)
         self._size += len(content) + 2
         if self.config.max_message_size and self._size > self.config.max_message_size:
             self._data_error = self._data_error or replies.MESSAGE_FILE_TOO_BIG
@@ -758,6 +781,27 @@ class SMTPServer:
         else:
             self._content.clear()  # keep reading to the dot, but keep nothing
         return None
+
+    def _keep_bare(self, line: Line) -> None:
+        """A "keep" server: bare CRs and LFs are message octets, and a line after a bare LF is no line start.
+
+        So `<LF>.<CR><LF>` is neither an end of data nor a dot to unstuff: it is kept as it came,
+        and a relay that sends the message on byte for byte hands it to the next server.
+        """
+        content = line.content
+        after_bare_lf, self._after_bare_lf = self._after_bare_lf, line.bare_lf
+        if content.startswith(b".") and not after_bare_lf:
+            content = content[1:]  # undo dot-stuffing at a real line start
+        kept = content + (b"\n" if line.bare_lf else CRLF)
+        self._size += len(kept)
+        if line.too_long and self._data_error is None:
+            self._data_error = replies.TEXT_LINE_TOO_LONG
+        if self.config.max_message_size and self._size > self.config.max_message_size:
+            self._data_error = self._data_error or replies.MESSAGE_FILE_TOO_BIG
+        if self._data_error is None:
+            self._content += kept
+        else:
+            self._content.clear()
 
 
 class _More:
