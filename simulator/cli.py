@@ -21,6 +21,7 @@ from simulator.scenarios import ScenarioError, ScenarioSpec
 from simulator.scenarios.schema import RETRIEVAL_PROFILES
 from simulator.scenarios.worlds import default_world as serving_world
 from simulator.sim import Simulation
+from simulator.views.eavesdropper import render_observed
 from simulator.views.jsonl import render_jsonl
 from simulator.views.transcript import render_transcript
 
@@ -64,7 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help=f"inject a fault: {faults.GRAMMAR} (see README); repeatable",
     )
-    run.add_argument("--format", choices=("transcript", "json", "summary"), default="transcript", help="output format")
+    run.add_argument(
+        "--format",
+        choices=("transcript", "json", "summary", "observed"),
+        default="transcript",
+        help="output format; observed: what each [[observer]] on a link saw, as a packet analyser shows it",
+    )
     run.add_argument("--full", action="store_true", help="show message bodies whole in the transcript")
     run.add_argument("--no-explain", action="store_true", help="leave out the learner's notes")
     run.add_argument(
@@ -162,8 +168,14 @@ def _run(args: argparse.Namespace) -> int:
         except faults.FaultSpecError as exc:  # names a host this world does not have
             print(f"smtpsim: --fault: {exc}", file=sys.stderr)
             return USAGE_ERROR
+    if args.format == "observed" and not sim.observers:
+        print(f"smtpsim: {args.scenario}: --format observed needs an [[observer]] on a link; it has none",
+              file=sys.stderr)  # fmt: skip
+        return USAGE_ERROR
     sim.run()
-    if args.format == "json":
+    if args.format == "observed":
+        sys.stdout.write("\n".join(render_observed(tap) for tap in sim.observers.values()))
+    elif args.format == "json":
         sys.stdout.write(render_jsonl(sim.trace))
     elif args.format == "summary":
         for o in sim.outcome():

@@ -31,6 +31,7 @@ from simulator.mail.ledger import Ledger
 from simulator.mail.queue import QueueEntry
 from simulator.mail.store import StoredMessage
 from simulator.net.kernel import Kernel
+from simulator.net.observers import Tap
 from simulator.nodes.device import MailDevice
 from simulator.nodes.tls_channel import LiveTLSError
 from simulator.scenarios.loader import build, load
@@ -222,6 +223,11 @@ class Simulation:
     def devices(self) -> dict[str, MailDevice]:
         """The devices that read mail, by host name; each shows what it has in `messages`."""
         return self._world.devices
+
+    @property
+    def observers(self) -> dict[str, Tap]:
+        """The eavesdroppers on the world's links ([[observer]]), by name; each keeps what it saw in `seen`."""
+        return {tap.name: tap for tap in self._world.network.taps}
 
     def queue(self, node: str) -> list[QueueEntry]:
         try:

@@ -9,6 +9,7 @@ no randomness live here: query ids come from the caller, records go out in inser
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import struct
 from dataclasses import dataclass, field
@@ -69,6 +70,16 @@ def _checked_name(name: str) -> str:
     if parsed.to_text(omit_final_dot=True) != key:
         raise ValueError(f"not a plain domain name: {name!r}")
     return key
+
+
+@functools.lru_cache(maxsize=4096)
+def askable(name: str) -> bool:
+    """Whether a name can be put in a DNS question at all (a name SPF macros build may not)."""
+    try:
+        _checked_name(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_at_or_under(name: str, ancestor: str) -> bool:
@@ -226,34 +237,48 @@ def _format_error(wire: bytes) -> bytes | None:
 def _fill(db: DNSDatabase, question: dns.rrset.RRset, response: dns.message.Message) -> None:
     """Put the rcode and the answer records for one question into the response."""
     qname = question.name
-    key = normalize(qname.to_text(omit_final_dot=True))
-    failure = db.failure_for(key)
-    if failure is not None:
-        response.set_rcode(dns.rcode.from_text(failure))
+    found = resolve(db, qname.to_text(omit_final_dot=True), dns.rdatatype.to_text(question.rdtype))
+    if found.rcode != "NOERROR":
+        response.set_rcode(dns.rcode.from_text(found.rcode))
         return
-    if not db.exists(key):
-        response.set_rcode(dns.rcode.NXDOMAIN)
-        return
-    rdatas = _rdatas(db, key, question.rdtype)
+    rdatas = [_rdata(record) for record in found.records]
     if rdatas:
         # The owner name is the question's own, so its case matches what was asked (RFC 4343 §4).
         response.answer.append(dns.rrset.from_rdata_list(qname, TTL, rdatas))
     # No records of this type for an existing name: NOERROR with an empty answer (NODATA).
 
 
-def _rdatas(db: DNSDatabase, key: str, rdtype: dns.rdatatype.RdataType) -> list[dns.rdata.Rdata]:
+def resolve(db: DNSDatabase, name: str, rtype: str) -> Answer:
+    """What the authoritative server answers about one name and type, as records rather than wire bytes.
+
+    The server's reply (`answer`) is built from this, so a lookup made here (the checks an MX makes
+    while a message is in DATA) meets the same records and the same injected failures as a query
+    sent over the network; it only skips encoding and decoding the message.
+    """
+    key = normalize(name)
+    failure = db.failure_for(key)
+    if failure is not None:
+        return Answer(failure, (), key, rtype)
+    if not db.exists(key):
+        return Answer("NXDOMAIN", (), key, rtype)
+    records: tuple[Record, ...] = ()
+    if rtype == "A":
+        records = tuple(ARecord(key, address) for address in db.a.get(key, []))
+    elif rtype == "MX":
+        records = tuple(MXRecord(preference, normalize(exchange)) for preference, exchange in db.mx_for(key))
+    elif rtype == "TXT":
+        records = tuple(TXTRecord(key, text) for text in db.txt.get(key, []))
+    return Answer("NOERROR", records, key, rtype)
+
+
+def _rdata(record: Record) -> dns.rdata.Rdata:
     IN = dns.rdataclass.IN
-    if rdtype == dns.rdatatype.A:
-        return [dns.rdata.from_text(IN, rdtype, address) for address in db.a.get(key, [])]
-    if rdtype == dns.rdatatype.MX:
+    if isinstance(record, ARecord):
+        return dns.rdata.from_text(IN, dns.rdatatype.A, record.address)
+    if isinstance(record, MXRecord):
         # The final dot makes the name absolute; a relative one cannot go on the wire.
-        return [
-            dns.rdata.from_text(IN, rdtype, f"{preference} {exchange.rstrip('.')}.")
-            for preference, exchange in db.mx_for(key)
-        ]
-    if rdtype == dns.rdatatype.TXT:
-        return [dns.rdtypes.ANY.TXT.TXT(IN, rdtype, _txt_strings(text)) for text in db.txt.get(key, [])]
-    return []
+        return dns.rdata.from_text(IN, dns.rdatatype.MX, f"{record.preference} {record.exchange.rstrip('.')}.")
+    return dns.rdtypes.ANY.TXT.TXT(IN, dns.rdatatype.TXT, _txt_strings(record.text))
 
 
 def _txt_strings(text: str) -> list[bytes]:

@@ -360,8 +360,7 @@ class MailServer:
         if mailing_list.domain not in self.local_domains:
             raise ValueError(f"{self.name} does not hold {mailing_list.domain}, the domain of {mailing_list.address}")
         self.mail_auth.lists[mailing_list.address.lower()] = mailing_list
-        # The list address is a recipient here, known the way the loader makes users who have no
-        # password known: with a password of one NUL, which no mail program saves.
+        # The list address is a recipient here, known as a mailbox nobody may log in to.
         self.users.setdefault(mailing_list.address, NO_LOGIN)
 
     def _distribute(self, mailing_list: MailingList, content: bytes, message_id: str) -> None:

@@ -29,6 +29,22 @@ def test_run_json_is_one_object_per_event(capsys: pytest.CaptureFixture[str]) ->
     assert all(e["explain"] and e["rfc"] for e in events)
 
 
+def test_run_observed_shows_what_each_eavesdropper_saw(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "eavesdropper", "--format", "observed"]) == 0
+    out = capsys.readouterr().out
+    cafe, office = out.split("What office-lan saw", 1)
+    assert cafe.startswith("What cafe-wifi saw on the link laptop.example.com <-> smtp.example.com")
+    assert "user alice@example.com, password wonderland" in cafe  # AUTH PLAIN in clear, decoded
+    assert "looking-glass" not in out  # carol's password went inside TLS
+    assert "STARTTLS" in office and "application_data" in office
+
+
+def test_run_observed_without_an_observer_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "basic", "--format", "observed"]) == 2
+    err = capsys.readouterr().err
+    assert err == "smtpsim: basic: --format observed needs an [[observer]] on a link; it has none\n"
+
+
 def test_run_summary_reports_each_recipient(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "basic", "--format", "summary"]) == 0
     out = capsys.readouterr().out.splitlines()
