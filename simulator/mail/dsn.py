@@ -21,7 +21,7 @@ from email.message import EmailMessage, Message
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
-from simulator.mail.headers import EPOCH, fold, message_id, rfc5322_date, split_header_section
+from simulator.mail.headers import EPOCH, crlf_line_ends, fold, message_id, rfc5322_date, split_header_section
 
 ACTIONS = ("failed", "delayed", "delivered", "relayed", "expanded")
 """The values of the Action field (RFC 3464 §2.3.3)."""
@@ -131,7 +131,7 @@ def build_dsn(
         if not _STATUS.fullmatch(rs.status):
             raise ValueError(f"malformed status code {rs.status!r}; expected class.subject.detail")
 
-    original = _crlf(original)
+    original = crlf_line_ends(original)
     kind = _kind(recipients)
     full = (ret or "FULL").upper() != "HDRS"
     returned = original if full else split_header_section(original)[0]
@@ -235,11 +235,6 @@ class _VerbatimGenerator(_BytesGenerator):
 
     def _encode(self, s: str) -> bytes:
         return s.encode("ascii", "surrogateescape")
-
-
-def _crlf(data: bytes) -> bytes:
-    """`data` with every line ending made CRLF, since a bare CR or LF may not cross SMTP (RFC 5321 §2.3.8)."""
-    return re.sub(rb"\r\n|\r|\n", b"\r\n", data)
 
 
 def _kind(recipients: Sequence[RecipientStatus]) -> str:

@@ -134,6 +134,13 @@ def return_path(sender: str) -> bytes:
     return _field(fold(f"Return-Path: <{mailbox}>"))
 
 
+def crlf_line_ends(content: bytes) -> bytes:
+    """Every line end as CRLF: a bare CR or LF becomes CRLF, since neither may cross SMTP (RFC 5321 §2.3.8)."""
+    if content.count(b"\n") == content.count(b"\r\n") == content.count(b"\r"):
+        return content  # already so: the usual case costs three counts, no copy
+    return content.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+
+
 def prepend(headers: bytes, message: bytes) -> bytes:
     """`message` with complete header fields put on top, as each MTA adds its trace (RFC 5321 §4.4)."""
     if headers and not headers.endswith(CRLF):

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 AUDIENCE = "mail"  # the `aud` every token names: the world's mail servers (RFC 7519 §4.1.3)
 HEADER = {"alg": "EdDSA", "typ": "at+jwt"}  # RFC 8037 §3.1, RFC 9068 §2.1
+MAX_PART = 1024  # octets of a token's decoded header or claim set: ours take a few hundred
 
 
 @dataclass(frozen=True)
@@ -163,8 +164,10 @@ def _unb64(text: str) -> bytes | None:
 
 
 def _object(data: bytes) -> dict[str, object] | None:
+    if len(data) > MAX_PART:
+        return None  # no header or claim set of ours is this long; a bigger one is an attack on the parser
     try:
         value: object = json.loads(data)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
         return None
     return value if isinstance(value, dict) else None

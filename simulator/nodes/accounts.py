@@ -97,10 +97,22 @@ class Accounts:
             return None
         return address if hmac.compare_digest(self.users[address].encode(), password.encode()) else None
 
+    def acting_as(self, user: str | None, authzid: str) -> str | None:
+        """The logged-in `user`, if they may act as the authorization identity the client asked for.
+
+        A SASL client may ask to act as someone else (PLAIN's and SCRAM's authzid, RFC 4616 §2,
+        RFC 5802 §5.1); the server must check the right to. Nobody here holds such a right (no
+        master users), so only an authzid naming the user themselves, or none, is allowed.
+        """
+        if user is None or not authzid:
+            return user
+        return user if self.find(authzid) == user else None
+
     def _login(self, name: str) -> str | None:
         """The user `name` means, if that user may log in at all (has a password)."""
         address = self.find(name)
-        return address if address is not None and self.users[address] != NO_LOGIN else None
+        # An empty password would admit anyone who sends an empty one: none is a password here.
+        return address if address is not None and self.users[address] not in (NO_LOGIN, "") else None
 
     def secret(self, mechanism: str, name: str) -> str | sasl.ScramSecret | None:
         """What a challenge-response mechanism needs to check `name`'s answer; None for no such user."""
@@ -127,12 +139,20 @@ class Accounts:
         """
         scope = SCOPES[protocol]
         now = self.network.kernel.now if self.network is not None else 0.0
-        verdict = tokens.verify(token, self.trusted, user=name, scope=scope, now=now)
+        # Who the token names is compared here, through `find`, as a password login compares names:
+        # "bob" and "bob@example.org" are one user of example.org.
+        verdict = tokens.verify(token, self.trusted, user="", scope=scope, now=now)
         subject = verdict.claims.subject if verdict.claims is not None else ""
+        if verdict.ok:
+            holder = self._login(subject)  # a mailbox nobody logs in to takes no token either
+            if holder is None:
+                verdict = tokens.Verdict(
+                    "invalid_token", f"issued to {subject}, who has no mailbox here", verdict.claims
+                )
+            elif name and self.find(name) != holder:
+                verdict = tokens.Verdict("invalid_token", f"issued to {subject}, not to {name}", verdict.claims)
         self._trace(verdict, protocol, peer, scope)
-        if verdict.ok and self.find(subject) is None:
-            return TokenCheck(False, "invalid_token", scope, subject)  # a good token for a user unknown here
-        return TokenCheck(verdict.ok, verdict.error, scope, subject)
+        return TokenCheck(verdict.ok, verdict.error, scope, self.find(subject) or subject)
 
     def _trace(self, verdict: tokens.Verdict, protocol: str, peer: str, scope: str) -> None:
         if self.network is None:

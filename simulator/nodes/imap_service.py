@@ -63,17 +63,18 @@ class IMAPService:
         """
         accounts = self.accounts
         if isinstance(event, Credentials):
-            self._login(engine, accounts.check_password(event.user, event.password))
+            user = accounts.check_password(event.user, event.password)
+            self._login(engine, accounts.acting_as(user, event.authzid))
         elif isinstance(event, SecretNeeded):
             engine.supply_secret(accounts.secret(event.mechanism, event.user))
         elif isinstance(event, TokenCredentials):
             check = accounts.check_token(event.user, event.token, "IMAP", peer)
             if check.ok:
-                engine.accept_token()
+                engine.accept_token(check.subject)
             else:
                 engine.refuse_token(check.status_for(event.mechanism), check.scope)
         elif isinstance(event, SaslVerified):  # CRAM-MD5, SCRAM or a token proved who the client is
-            self._login(engine, accounts.find(event.user))
+            self._login(engine, accounts.acting_as(accounts.find(event.user), event.authzid))
 
     def _login(self, engine: IMAPServer, user: str | None) -> None:
         """Open the account of a user whose credentials were good (None: they were not)."""

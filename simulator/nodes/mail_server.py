@@ -535,19 +535,27 @@ class MailServer:
             return
         url = mta_sts.policy_url(domain)
         served = self.network.web.get(url)
+        if served is not None and not self._reachable(served[0]):
+            served = None  # the policy's web server is down, or the path to it is cut: no answer
         server = served[0] if served is not None else f"mta-sts.{domain}"
         self.network.tracer.emit(
             "https", self.name, server, None, "HTTPS", f"GET {mta_sts.POLICY_PATH}".encode(),
             f"{self.name} fetches the MTA-STS policy of {domain}: GET {url}",
             f"DNS says {domain} publishes an MTA-STS policy (id {record.id}). The policy itself comes over HTTPS, "
             f"from a server whose certificate must be valid for mta-sts.{domain}: a man in the middle on the mail "
-            "path can strip STARTTLS, but cannot forge this answer.",
+            "path can strip STARTTLS, but cannot forge this answer. (The simulation shows this exchange as one "
+            "request and one answer, about three round trips apart; it does not play out its TLS.)",
             "RFC 8461 §3.3",
         )  # fmt: skip
         round_trips = 3 * 2 * self.network.link(self.name, server).latency if served is not None else 0.0
         self.network.kernel.schedule(
             round_trips, self._sts_fetched, attempt, domain, rcpts, hosts, record, served, fresh
         )  # fmt: skip
+
+    def _reachable(self, host: str) -> bool:
+        """Whether a host answers this one at all: it is up and the link between them is not cut."""
+        known = self.network.hosts.get(host)
+        return known is not None and known.up and self.network.link(self.name, host).up
 
     def _sts_fetched(
         self,
@@ -562,7 +570,7 @@ class MailServer:
         """The HTTPS answer (TCP, TLS and HTTP: about three round trips): parse, cache, go on."""
         server = served[0] if served is not None else f"mta-sts.{domain}"
         policy: mta_sts.Policy | None = None
-        problem = "nothing answers at that address"
+        problem = "no answer from the policy's web server"
         if served is not None:
             try:
                 policy = mta_sts.parse_policy(served[1])
@@ -663,7 +671,7 @@ class MailServer:
         if "smtp-smuggling" not in self.vulnerable:
             # Lines end in CRLF and nothing else on the way out (RFC 5321 §2.3.8), as Postfix's queue
             # files guarantee: a bare LF that got in (a BDAT chunk may carry one) never leaves here.
-            content = canonical_line_ends(content)
+            content = headers.crlf_line_ends(content)
         message = OutgoingMessage(
             attempt.entry.sender,
             tuple(r.address for r in rcpts),
@@ -842,13 +850,6 @@ class MailServer:
             )
         )
         self._schedule_run(0.0)
-
-
-def canonical_line_ends(content: bytes) -> bytes:
-    """Every line end as CRLF: a bare CR or LF becomes CRLF (RFC 5321 §2.3.8; smtplib does the same)."""
-    if content.count(b"\n") == content.count(b"\r\n") == content.count(b"\r"):
-        return content
-    return content.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
 
 
 def _last_words(rcpt: RecipientState) -> str:

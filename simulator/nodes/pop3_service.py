@@ -66,8 +66,11 @@ class POP3Service:
             peer: the client's host name, for the trace.
         """
         accounts = self.accounts
-        if isinstance(event, ev.Credentials | ev.AuthCredentials):
+        if isinstance(event, ev.Credentials):
             self._login(engine, accounts.check_password(event.user, event.password), holder)
+        elif isinstance(event, ev.AuthCredentials):
+            user = accounts.check_password(event.user, event.password)
+            self._login(engine, accounts.acting_as(user, event.authzid), holder)
         elif isinstance(event, ev.ApopCredentials):
             secret = accounts.password(event.user)
             self._login(engine, accounts.find(event.user) if secret and event.verify(secret) else None, holder)
@@ -76,11 +79,11 @@ class POP3Service:
         elif isinstance(event, ev.TokenCredentials):
             check = accounts.check_token(event.user, event.token, "POP3", peer)
             if check.ok:
-                engine.accept_token()
+                engine.accept_token(check.subject)
             else:
                 engine.refuse_token(check.status_for(event.mechanism), check.scope)
         elif isinstance(event, ev.SaslVerified):  # CRAM-MD5, SCRAM or a token proved who the client is
-            self._login(engine, accounts.find(event.user), holder)
+            self._login(engine, accounts.acting_as(accounts.find(event.user), event.authzid), holder)
         elif isinstance(event, ev.Commit):
             account = self.store.get(event.user)
             if account is not None and account.maildrop_holder == holder:

@@ -173,14 +173,15 @@ class SMTPService:
             known = self.accounts.find(event.argument)
             conn.send(replies.vrfy_ok(event.argument) if known else replies.unknown_user(event.argument))
         elif isinstance(event, ev.AuthCredentials):
-            ok = self.accounts.check_password(event.username, event.password) is not None
+            user = self.accounts.check_password(event.username, event.password)
+            ok = self.accounts.acting_as(user, event.authzid) is not None
             conn.send(replies.AUTH_OK if ok else replies.AUTH_FAILED)
         elif isinstance(event, ev.SecretNeeded):
             conn.supply_secret(self.accounts.secret(event.mechanism, event.username))
         elif isinstance(event, ev.TokenCredentials):
             check = self.accounts.check_token(event.username, event.token, "SMTP", peer[0])
             if check.ok:
-                conn.accept_token()
+                conn.accept_token(check.subject)
             else:
                 conn.refuse_token(check.status_for(event.mechanism), check.scope)
         elif isinstance(event, ev.DataComplete):
@@ -231,12 +232,13 @@ class SMTPService:
 
 
 def _sender_routed(path: Path) -> bool:
-    """Whether the address routes itself: a source route, or '%' or '!' in the local part (RFC 5321 Appendix C).
+    """Whether the address routes itself: a source route, or '%', '!' or '@' in the local part (RFC 5321 Appendix C).
 
-    Postfix (allow_untrusted_routing = no) never relays these for a stranger: `user%other@here` and
-    `other!user@here` ask this host to send on to `other`, which is relaying by the back door.
+    Postfix (allow_untrusted_routing = no) never relays these for a stranger: `user%other@here`,
+    `other!user@here` and `"user@other"@here` ask this host to send on to `other`, which is relaying
+    by the back door.
     """
-    return bool(path.route) or "%" in path.local_part or "!" in path.local_part
+    return bool(path.route) or any(c in path.local_part for c in "%!@")
 
 
 def _as_given(path: Path) -> str:

@@ -52,7 +52,7 @@ class Response:
         """The body as a JSON object; {} when it is not one."""
         try:
             value: object = json.loads(self.body)
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deep
             return {}
         return value if isinstance(value, dict) else {}
 
@@ -119,8 +119,13 @@ class MessageReader:
             self._result = parsed
             return parsed
         start, headers = parsed
-        length_text = _header(headers, "Content-Length") or "0"
-        if _header(headers, "Transfer-Encoding") or not length_text.isdigit() or int(length_text) > MAX_BODY:
+        lengths = {v for n, v in headers if n.lower() == "content-length"}
+        if len(lengths) > 1:  # RFC 9112 §6.3: which one frames the body cannot be known
+            self._result = BadMessage("two different Content-Length values")
+            return self._result
+        length_text = lengths.pop() if lengths else "0"
+        too_long = not (length_text.isdigit() and len(length_text) <= len(str(MAX_BODY))) or int(length_text) > MAX_BODY
+        if _header(headers, "Transfer-Encoding") or too_long:
             self._result = BadMessage("expected a Content-Length of at most 65536 and no Transfer-Encoding")
             return self._result
         body = bytes(self._buffer[end + 4 :])
@@ -150,6 +155,8 @@ class MessageReader:
         if self._request:
             if len(start) != 3 or not _TOKEN.fullmatch(start[0]) or start[2] != "HTTP/1.1":
                 return BadMessage("expected a request line such as 'POST /token HTTP/1.1'")
+            if sum(1 for n, _ in headers if n.lower() == "host") != 1:  # RFC 9112 §3.2: exactly one Host
+                return BadMessage("expected exactly one Host header field")
             return Request(start[0], start[1], headers, body)
         if len(start) < 2 or start[0] != "HTTP/1.1" or not (start[1].isdigit() and len(start[1]) == 3):
             return BadMessage("expected a status line such as 'HTTP/1.1 200 OK'")

@@ -177,6 +177,8 @@ def _describe(error: ErrorDetails) -> tuple[str, str]:
         return path, f"expected a number {words} {_shown(ctx.get(key))}, got {_shown(value)}"
     if kind == "too_short":
         return path, f"expected at least {ctx.get('min_length')} item(s), got {_shown(value)}"
+    if kind == "string_too_short":
+        return path, f"expected text of at least {ctx.get('min_length')} character(s), got {_shown(value)}"
     message = str(error["msg"]).replace("Input should be ", "expected ")
     return path, f"{message}, got {_shown(value)}"
 

@@ -231,7 +231,9 @@ class User(_Table):
     """A person with a mailbox on the mail server of their domain."""
 
     address: Address
-    password: str | None = None  # needed by a user whose computer submits mail; optional otherwise
+    # Needed by a user whose computer submits mail; optional otherwise. Never empty: an empty password
+    # would let anyone in (Dovecot refuses them too).
+    password: str | None = Field(default=None, min_length=1)
 
 
 # --- DNS, links, queue --------------------------------------------------------------------------

@@ -78,6 +78,13 @@ class Served:
             found.append(SpooledMessage(meta.stem, meta.with_suffix(".eml").read_bytes(), envelope))
         return found
 
+    def submitted(self) -> SpooledMessage:
+        """What the submission port accepted: the first message spooled. The relay's copy for the MX
+        may be spooled a few milliseconds later, or not yet: the world runs in real time."""
+        messages = self.messages()
+        assert messages, "expected a spooled message, found none"
+        return messages[0]
+
     def only_message(self) -> SpooledMessage:
         messages = self.messages()
         assert len(messages) == 1, f"expected one spooled message, found {[m.queue_id for m in messages]}"

@@ -200,7 +200,7 @@ def test_smtplib_authenticated_submission_to_any_domain(served: Served, how: str
             "alice@example.com", ["bob@example.org", "carol@elsewhere.test"], MESSAGE, mail_options=["BODY=8BITMIME"]
         )
     assert refused == {}
-    message = served.only_message()
+    message = served.submitted()
     assert message.content == MESSAGE
     assert message.envelope["recipients"] == ["bob@example.org", "carol@elsewhere.test"]
     assert message.envelope["auth_user"] == "alice@example.com"
@@ -327,7 +327,7 @@ def test_aiosmtplib_authenticated_smtputf8_submission(served: Served) -> None:
 
     refused, _ = asyncio.run(send())
     assert refused == {}
-    message = served.only_message()
+    message = served.submitted()
     assert message.content == UTF8_MESSAGE
     env = message.envelope
     assert (env["sender"], env["recipients"]) == (UTF8_SENDER, ["bob@example.org", "carol@elsewhere.test"])
@@ -409,7 +409,7 @@ def test_swaks_auth_submission(served: Served, tmp_path: Path, mechanism: str) -
     assert_transcript_order(
         result.stdout, " -> AUTH " + mechanism, "<-  235", " -> MAIL FROM:", " -> DATA", "<-  250 2.1.0"
     )
-    message = served.only_message()
+    message = served.submitted()
     assert message.content == MESSAGE
     assert message.envelope["auth_user"] == "bob@example.org"
     assert message.envelope["recipients"] == ["alice@example.com", "carol@elsewhere.test"]
@@ -476,7 +476,7 @@ def test_curl_auth_submission_smtputf8(served: Served, tmp_path: Path, options: 
         ]
     )
     assert "< 235 2.7.0 Authentication successful" in result.stderr
-    message = served.only_message()
+    message = served.submitted()
     assert message.content == UTF8_MESSAGE
     env = message.envelope
     assert env["sender"] == UTF8_SENDER

@@ -68,7 +68,7 @@ def test_smtplib_starttls_then_login_submits(served: Served, address: str) -> No
         smtp.login(ALICE, ALICE_PASSWORD)
         assert smtp.sendmail(ALICE, [BOB], message("starttls")) == {}
     wait_for_delivery(served)
-    spooled = served.messages()[0]
+    spooled = served.submitted()
     assert spooled.envelope["sender"] == ALICE
     assert b"Subject: starttls" in spooled.content
 
@@ -83,7 +83,7 @@ def test_smtplib_submits_on_the_implicit_tls_port(served: Served) -> None:
         smtp.login(ALICE, ALICE_PASSWORD)
         assert smtp.sendmail(ALICE, [BOB], message("implicit")) == {}
     wait_for_delivery(served)
-    assert b"Subject: implicit" in served.messages()[0].content
+    assert b"Subject: implicit" in served.submitted().content
 
 
 def test_a_client_that_does_not_trust_the_world_ca_refuses_its_certificate(served: Served) -> None:
@@ -188,7 +188,7 @@ def test_swaks_tls_auth_verifies_and_submits(served: Served) -> None:
     assert " ~> AUTH PLAIN" in result.stdout  # swaks marks lines sent inside TLS with ~>
     assert "<~  235 2.7.0" in result.stdout
     wait_for_delivery(served)
-    assert b"Subject: from swaks over tls" in served.messages()[0].content
+    assert b"Subject: from swaks over tls" in served.submitted().content
 
 
 def s_client(served: Served, host_name: str) -> subprocess.CompletedProcess[str]:

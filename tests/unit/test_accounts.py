@@ -150,3 +150,45 @@ def test_a_mailbox_without_a_password_admits_nobody_by_any_mechanism(attempt: st
     assert accounts.password("news@example.org") is None  # APOP and CRAM-MD5 find nothing to key a digest with
     assert accounts.secret("CRAM-MD5", "news@example.org") is None
     assert accounts.secret("SCRAM-SHA-256", "news@example.org") is None
+
+
+def test_a_token_nested_too_deep_for_json_is_refused_without_a_traceback() -> None:
+    # base64url of "[[[[...": json.loads would raise RecursionError, which is not a ValueError.
+    bomb = tokens._b64(b"[" * 5000)
+    for crafted in (f"{bomb}.{bomb}.{bomb}", f"{token().split('.')[0]}.{bomb}.AAAA"):
+        check = accounts().check_token("bob@example.org", crafted, "IMAP")
+        assert (check.ok, check.status) == (False, "invalid_token")
+
+
+def test_a_token_names_its_user_as_a_password_login_does() -> None:
+    policy = accounts()
+    assert policy.check_token("bob", token(), "IMAP").ok  # the local part of a local domain is bob too
+    assert policy.check_token("", token(), "IMAP") == TokenCheck(True, "", "imap", "bob@example.org")
+    other = policy.check_token("alice@example.com", token(), "IMAP")
+    assert (other.ok, other.status) == (False, "invalid_token")
+
+
+def test_a_good_token_for_a_user_without_a_mailbox_here_is_refused_and_traced_as_refused() -> None:
+    world = new_world(1)
+    policy = Accounts(dict(USERS), frozenset({"example.org"}), (KEY.public,), world.network, "mx.example.org")
+    check = policy.check_token("", token(subject="carol@example.org"), "IMAP")
+    assert (check.ok, check.status) == (False, "invalid_token")
+    (event,) = world.tracer.events
+    assert event.summary == (
+        "mx.example.org refuses the access token: issued to carol@example.org, who has no mailbox here"
+    )
+
+
+@pytest.mark.parametrize(
+    ("user", "authzid", "expected"),
+    [
+        ("bob@example.org", "", "bob@example.org"),
+        ("bob@example.org", "bob", "bob@example.org"),
+        ("bob@example.org", "BOB@example.org", "bob@example.org"),
+        ("bob@example.org", "alice@example.com", None),
+        ("bob@example.org", "postmaster@example.org", None),
+        (None, "", None),
+    ],
+)
+def test_a_user_may_act_only_as_themselves(user: str | None, authzid: str, expected: str | None) -> None:
+    assert accounts().acting_as(user, authzid) == expected

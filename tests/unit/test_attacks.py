@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from simulator import faults
-from simulator.nodes.mail_server import canonical_line_ends
+from simulator.mail.headers import crlf_line_ends
 from simulator.protocol.imap.server import Credentials, StartTLS
 from simulator.protocol.imap.server import ServerConfig as IMAPConfig
 from simulator.protocol.pop3 import events as pop3_ev
@@ -121,9 +121,9 @@ def test_a_receiving_server_with_the_default_refuses_what_a_sloppy_relay_passes_
 
 
 def test_the_relay_never_emits_a_bare_lf_unless_it_is_switched_to() -> None:
-    assert canonical_line_ends(b"a\nb\r\nc\rd\r\n") == b"a\r\nb\r\nc\r\nd\r\n"
-    assert canonical_line_ends(b"already\r\nfine\r\n") == b"already\r\nfine\r\n"
-    assert canonical_line_ends(b"hello.\n.\r\nMAIL FROM:<x@y>\r\n") == b"hello.\r\n.\r\nMAIL FROM:<x@y>\r\n"
+    assert crlf_line_ends(b"a\nb\r\nc\rd\r\n") == b"a\r\nb\r\nc\r\nd\r\n"
+    assert crlf_line_ends(b"already\r\nfine\r\n") == b"already\r\nfine\r\n"
+    assert crlf_line_ends(b"hello.\n.\r\nMAIL FROM:<x@y>\r\n") == b"hello.\r\n.\r\nMAIL FROM:<x@y>\r\n"
 
 
 @pytest.mark.parametrize(

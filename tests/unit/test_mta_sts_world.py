@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from simulator import faults
 from simulator.scenarios import ScenarioError, ScenarioSpec, check, load, parse
 from simulator.sim import Simulation
 
@@ -129,3 +130,12 @@ def test_a_wrong_policy_table_is_a_one_line_error(table: str, problem: str) -> N
     with pytest.raises(ScenarioError) as info:
         parse(source[:start] + f"[[mta_sts]]\n{table}\n\n" + source[end:], "mine.toml")
     assert problem in str(info.value)
+
+
+def test_a_policy_host_cut_off_from_the_sender_gives_no_policy() -> None:
+    # The policy comes from mx.example.org; with the link cut, the fetch gets no answer at all.
+    sim = _sim()
+    sim.inject(faults.parse("partition:smtp.example.com/mx.example.org,at=0,for=60"))
+    sim.run(until=61)
+    assert "no usable MTA-STS policy for example.org: no answer from the policy's web server" in _kinds(sim, "https")
+    assert not any(s.startswith("200 OK") for s in _kinds(sim, "https"))

@@ -235,6 +235,10 @@ def test_a_refresh_token_works_only_for_the_program_it_was_issued_to(issuer: OAu
         b"POST /token HTTP/1.0\r\n\r\n",
         b"X" * (http.MAX_HEAD + 1),
         "POST /tøken HTTP/1.1\r\n\r\n".encode(),
+        b"POST /token HTTP/1.1\r\nHost: a\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n",
+        b"POST /token HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
+        b"POST /token HTTP/1.1\r\nContent-Length: 0\r\n\r\n",  # no Host (RFC 9112 §3.2)
+        b"POST /token HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
     ],
 )
 def test_the_http_reader_turns_bad_input_into_bad_message(data: bytes) -> None:

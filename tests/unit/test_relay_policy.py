@@ -78,6 +78,7 @@ def test_a_backup_mx_takes_mail_for_the_domains_it_backs_up() -> None:
         ("<@example.org:carol@elsewhere.test>", "<@example.org:carol@elsewhere.test>"),  # a source route
         ("<@a.example,@b.example:carol@elsewhere.test>", "<@a.example,@b.example:carol@elsewhere.test>"),
         ("<@relay.example:bob@example.org>", "<@relay.example:bob@example.org>"),  # routed even if local in the end
+        ('<"carol@elsewhere.test"@example.org>', '<"carol@elsewhere.test"@example.org>'),  # an @ in the local part
     ],
 )
 def test_sender_routed_addresses_are_never_relayed_for_a_stranger(recipient: str, refused: str) -> None:
@@ -132,6 +133,23 @@ def test_wrong_credentials_get_535_and_mail_is_still_refused() -> None:
         "535 5.7.8 Error: authentication failed: authentication failure",
         "530 5.7.0 Authentication required",
     ]
+
+
+@pytest.mark.parametrize(
+    ("authzid", "reply"),
+    [
+        ("", "235 2.7.0 Authentication successful"),
+        ("alice@example.com", "235 2.7.0 Authentication successful"),  # herself: allowed
+        ("bob@example.org", "535 5.7.8 Error: authentication failed: authentication failure"),  # no proxy rights
+    ],
+)
+def test_plain_may_not_act_as_another_user(authzid: str, reply: str) -> None:
+    # RFC 4616 §2: the server checks that the authentication identity may act as the authorization one.
+    service = submission()
+    engine = service.connect()
+    engine.outgoing()
+    response = encode(plain_response("alice@example.com", "wonderland", authzid))
+    assert say(service, engine, "EHLO laptop", f"AUTH PLAIN {response}")[-1] == reply
 
 
 def test_an_authenticated_user_may_send_anywhere_even_to_a_routed_address() -> None:

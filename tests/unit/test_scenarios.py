@@ -300,6 +300,12 @@ BAD_FILES = [
         "expected an address in a domain some mail-server holds (example.com, example.org), got 'bob@example.net'",
     ),
     ("negative time", _with("at = 0 ", "at = -5 "), "message[1].at", "expected a number at least 0, got -5"),
+    (
+        "empty password",
+        _with('password = "wonderland"', 'password = ""'),
+        "user[1].password",
+        "expected text of at least 1 character(s), got ''",
+    ),
 ]
 
 

@@ -232,9 +232,9 @@ class POP3Server:
         self._awaiting = None
         self._after_answer(outcome)
 
-    def accept_token(self) -> None:
+    def accept_token(self, user: str = "") -> None:
         """Answer `TokenCredentials`: the token is good; `SaslVerified` follows (RFC 7628 §3.2.1)."""
-        self._after_answer(sasl.accept_token(self._token_mechanism()))
+        self._after_answer(sasl.accept_token(self._token_mechanism(), user))
 
     def refuse_token(self, status: str = "", scope: str = "") -> None:
         """Answer `TokenCredentials`: the token is not good; send the JSON error as a `+ ` challenge.

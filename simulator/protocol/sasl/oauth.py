@@ -82,12 +82,17 @@ class _BearerServer(SaslServer):
         self._state, self.done = _Token.DONE, True
         return self._finished()
 
-    def accept(self) -> Outcome:
-        """The node found the token good (signature, expiry, scope, subject)."""
+    def accept(self, user: str = "") -> Outcome:
+        """The node found the token good (signature, expiry, scope, subject).
+
+        Args:
+            user: who the token was issued to, when the client named nobody (OAUTHBEARER's
+                authzid is optional, RFC 7628 §3.1: then the token says who it is).
+        """
         if self._state is not _Token.DECISION:
             raise LocalProtocolError(f"{self.name}: accept() without pending BearerCredentials")
         self._state, self.done = _Token.DONE, True
-        return Success(self._username, explain="The node accepted the bearer token.", rfc=self.rfc)
+        return Success(self._username or user, explain="The node accepted the bearer token.", rfc=self.rfc)
 
     def _message(self, response: bytes) -> Outcome:
         raise NotImplementedError

@@ -52,15 +52,17 @@ def supply_secret(server: SaslServer, secret: ScramSecret | str | None) -> Outco
     raise LocalProtocolError(f"{server.name}: no secret of this kind was asked for")
 
 
-def accept_token(server: SaslServer) -> Outcome:
+def accept_token(server: SaslServer, user: str = "") -> Outcome:
     """The node found the bearer token good: the mechanism's `Success` (RFC 7628 §3.2.1).
+
+    `user` is the token's subject, the identity when the client named none (RFC 7628 §3.1).
 
     Raises:
         LocalProtocolError: `server` is not a bearer-token mechanism waiting for a verdict.
     """
     if not isinstance(server, XOAuth2Server | OAuthBearerServer):
         raise LocalProtocolError(f"{server.name}: no bearer token waits for a verdict")
-    return server.accept()
+    return server.accept(user)
 
 
 def refuse_token(server: SaslServer, status: str = "", scope: str = "") -> Challenge:

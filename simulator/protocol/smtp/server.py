@@ -269,9 +269,9 @@ class SMTPServer:
         self._awaiting = None
         self._sasl_outcome(outcome)
 
-    def accept_token(self) -> None:
+    def accept_token(self, user: str = "") -> None:
         """Answer `TokenCredentials`: the token is good, 235 2.7.0 (RFC 7628 §3.2.1, RFC 4954 §6)."""
-        self._sasl_outcome(sasl.accept_token(self._token_mechanism()))
+        self._sasl_outcome(sasl.accept_token(self._token_mechanism(), user))
 
     def refuse_token(self, status: str = "", scope: str = "") -> None:
         """Answer `TokenCredentials`: the token is not good; send the JSON error as a 334 challenge.
