@@ -563,3 +563,14 @@ def test_imap_before_tls_keeps_offering_the_mechanisms_that_hide_the_password() 
         "AUTH=XOAUTH2",
         "AUTH=OAUTHBEARER",
     ]
+
+
+def test_oauthbearer_without_a_user_logs_in_as_the_tokens_subject() -> None:
+    # RFC 7628 §3.1: the authzid (a=) is optional; the node then tells the engine whom the token names.
+    node = Smtp()
+    node.server.receive_data(Smtp().command("OAUTHBEARER", sasl.oauthbearer_response("good-token")) + b"\r\n")
+    credentials = next_of(node.server, smtp_ev.TokenCredentials)
+    assert credentials.username == ""
+    node.server.accept_token("bob@example.org")
+    assert node.server.data_to_send() == b"235 2.7.0 Authentication successful\r\n"
+    assert node.server.auth_user == "bob@example.org"
