@@ -144,14 +144,7 @@ class MailDevice:
         """The server refused the login: with a token not yet renewed this check, renew it and try again."""
         if self.tokens is None or not self.uses_token or retry:
             return
-        self.network.tracer.emit(
-            "oauth", self.name, self.tokens.server, None, "HTTPS", b"",
-            f"{self.name} drops the refused access token and asks for a new one",
-            "The server refused the token (expired, or without the scope it needs). The mail program still "
-            "holds its refresh token, so it gets a fresh access token and logs in again, without asking the user.",
-            "RFC 6750 §3.1, RFC 6749 §6",
-        )  # fmt: skip
-        self.tokens.refresh(partial(self._token_ready, True))
+        self.tokens.renew_refused(partial(self._token_ready, True), "logs in again")
 
     def _connect(self, retry: bool) -> None:
         report = RetrievalReport(self.network.kernel.now)

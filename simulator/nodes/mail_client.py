@@ -101,14 +101,7 @@ class MailClient:
     ) -> None:
         results = outcome.results[0].recipients if outcome.results else ()
         if self.tokens is not None and self.uses_token and not renewed and _token_refused(results):
-            self.network.tracer.emit(
-                "oauth", self.name, self.tokens.server, None, "HTTPS", b"",
-                f"{self.name} drops the refused access token and asks for a new one",
-                "The server refused the token (expired, or without the scope it needs). The mail program still "
-                "holds its refresh token, so it gets a fresh access token and sends again, without asking the user.",
-                "RFC 6750 §3.1, RFC 6749 §6",
-            )  # fmt: skip
-            self.tokens.refresh(partial(self._token_ready, message_id, message, tries, True))
+            self.tokens.renew_refused(partial(self._token_ready, message_id, message, tries, True), "sends again")
             return
         for r in results:
             if r.status == "failed":

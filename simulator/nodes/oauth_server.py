@@ -187,6 +187,21 @@ class TokenHolder:
         self.refreshes = 0
         self._waiting: list[Callable[[bool], None]] = []
 
+    def renew_refused(self, then: Callable[[bool], None], retry: str) -> None:
+        """A server refused the access token: say so in the trace, drop it, and get a fresh one.
+
+        Args:
+            retry: what the mail program does once it has the new token ("logs in again").
+        """
+        self.network.tracer.emit(
+            "oauth", self.host, self.server, None, "HTTPS", b"",
+            f"{self.host} drops the refused access token and asks for a new one",
+            "The server refused the token (expired, or without the scope it needs). The mail program still "
+            f"holds its refresh token, so it gets a fresh access token and {retry}, without asking the user.",
+            "RFC 6750 §3.1, RFC 6749 §6",
+        )  # fmt: skip
+        self.refresh(then)
+
     def refresh(self, then: Callable[[bool], None]) -> None:
         """Ask for a new access token (RFC 6749 §6); `then(ok)` is called once the answer is in.
 

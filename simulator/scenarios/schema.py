@@ -85,10 +85,18 @@ def _address(value: str) -> str:
     return f"{local}@{domain.lower()}"
 
 
+def _two_different(names: list[str]) -> list[str]:
+    """The two ends of a link: two names, not the same one twice."""
+    if len(names) != 2 or names[0] == names[1]:
+        raise ValueError(f"expected two different host names, got {names}")
+    return names
+
+
 HostName = Annotated[str, AfterValidator(_hostname)]
 RecordName = Annotated[str, AfterValidator(_record_name)]
 IPv4 = Annotated[str, AfterValidator(_ipv4)]
 Address = Annotated[str, AfterValidator(_address)]
+HostPair = Annotated[list[HostName], AfterValidator(_two_different)]
 
 
 def domain_of(address: str) -> str:
@@ -285,16 +293,10 @@ class DNSZones(_Table):
 class LinkSpec(_Table):
     """The path between two hosts; a pair with no [[link]] gets the network's default (5 ms, no loss)."""
 
-    between: list[HostName]
+    between: HostPair
     latency: float = Field(default=_DEFAULT_LINK.latency, ge=0)  # seconds, one way
     loss: float = Field(default=0.0, ge=0, lt=1)  # probability a segment is lost (1 would never arrive)
     bandwidth: float | None = Field(default=None, gt=0)  # octets per second; none means unlimited
-
-    @model_validator(mode="after")
-    def _two_hosts(self) -> LinkSpec:
-        if len(self.between) != 2 or self.between[0] == self.between[1]:
-            raise SpecProblem("between", f"expected two different host names, got {self.between}")
-        return self
 
 
 class QueueSpec(_Table):
@@ -354,13 +356,7 @@ class ObserverSpec(_Table):
     """An eavesdropper on the link between two hosts: it keeps every byte that crosses it and changes nothing."""
 
     name: str = Field(default="eavesdropper", min_length=1)
-    between: list[HostName]
-
-    @model_validator(mode="after")
-    def _two_hosts(self) -> ObserverSpec:
-        if len(self.between) != 2 or self.between[0] == self.between[1]:
-            raise SpecProblem("between", f"expected two different host names, got {self.between}")
-        return self
+    between: HostPair
 
 
 class MTASTSSpec(_Table):
