@@ -64,7 +64,7 @@ class _Listener:
     def accept(self) -> ServerSession:
         session = ServerSession(self.network, self.service, self.host)
         if len(self.sessions) >= self._prune_at:  # prune finished sessions now and then, not on every accept
-            self.sessions = [s for s in self.sessions if s.engine is not None]
+            self.sessions = [s for s in self.sessions if not s.done]
             self._prune_at = max(64, 2 * len(self.sessions))
         self.sessions.append(session)
         return session

@@ -1,9 +1,10 @@
 """SMTP sessions on simulated TCP: the glue between a connection and an engine.
 
-A session moves bytes between the network and a sans-IO engine, turns the
-engine's output into trace notes, and keeps the timers a real host keeps (RFC
-5321 §4.5.3.2). Decisions stay with the node: the server session asks an
-SMTPService, the client session reports results to its owner.
+Both sides are `StreamSession`s, as the POP3 and IMAP sessions are: the base moves
+bytes, writes, runs TLS and keeps the one timer a real host keeps (RFC 5321
+§4.5.3.2); these classes say what the SMTP engines' events and output mean.
+Decisions stay with the node: the server session asks an SMTPService, the client
+session reports results to its owner.
 
 When the engines agree on STARTTLS (RFC 3207 §4), a TLSChannel goes between the
 connection and the engine on both ends: after the server's 220 every byte is a TLS
@@ -20,11 +21,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from simulator.net.kernel import TIMER, Kernel, Timer
-from simulator.net.network import Network, TCPConnection
+from simulator.net.network import Network
 from simulator.net.record import Note
 from simulator.nodes.smtp_service import SMTPService
-from simulator.nodes.tls_channel import IMPLICIT_TLS_RFC, ClientTLS, TLSChannel
+from simulator.nodes.stream import StreamSession
+from simulator.nodes.tls_channel import ClientTLS
 from simulator.protocol.smtp import events as ev
 from simulator.protocol.smtp.client import LOST_CONNECTION, SMTPClient
 from simulator.protocol.smtp.replies import Reply
@@ -55,148 +56,82 @@ def tls_failed_reply(reason: str) -> Reply:
     )  # fmt: skip
 
 
-class ServerSession:
+class ServerSession(StreamSession):
     """The server side of one SMTP connection."""
 
+    protocol = "SMTP"
+    batch = SERVER_BATCH
+    timeout = SERVER_IDLE_TIMEOUT
+    timeout_summary = "{host} gives up on an idle client"
+    timeout_note = ("The client said nothing for 5 minutes; the server closes the session.", "RFC 5321 §4.5.3.2")
+    starttls_rfc = RFC_STARTTLS
+
     def __init__(self, network: Network, service: SMTPService, host: str) -> None:
-        self.network = network
+        # Port 465 (a service whose connections are TLS already): the handshake comes first.
+        implicit = service.config.tls_active and service.tls is not None
+        super().__init__(network, host, "server", tls=service.tls, implicit_tls=implicit)
         self.service = service
-        self.host = host
         self.engine: SMTPServer | None = None
-        self.conn: TCPConnection | None = None
         self.peer = ("", "")
-        self._idle: Timer | None = None
-        self._deadline = 0.0
-        self.tls: TLSChannel | None = None
 
-    def connection_made(self, conn: TCPConnection, side: str) -> None:
-        self.conn = conn
-        client = self.network.hosts[conn.client]
+    def _started(self) -> None:
+        assert self.conn is not None
+        client = self.network.hosts[self.conn.client]
         self.peer = (client.name, client.ip)
-        open_from_peer = self.network.open_between.get((conn.client, self.host), 0)
+        open_from_peer = self.network.open_between.get((self.conn.client, self.host), 0)
         self.engine = self.service.connect(self.peer, open_from_peer)
-        if self.service.config.tls_active and self.service.tls is not None:
-            # Implicit TLS: the handshake comes first; the greeting waits inside it (RFC 8314 §3.3).
-            self.tls = TLSChannel.server(self.network, conn, self.service.tls)
-            self._restart_timer(self.network.kernel)
-            return
-        self._pump()
 
-    def data_received(self, data: bytes) -> None:
-        if self._muted():
-            return  # a server that has stopped answering: the bytes are read and ignored
-        if self.engine is not None:
-            if self.tls is not None:
-                data = self._unwrap(data)
-                if self.engine is None or not data:
-                    return
-            self.engine.receive_data(data)
-            self._pump()
-
-    def eof_received(self) -> None:
-        if self.engine is not None and self.tls is not None:
-            self._unwrap(b"")
-        if self.engine is not None:
-            self.engine.receive_data(b"")
-            self._pump()
-
-    def connection_lost(self, reason: str) -> None:
-        # Whatever was half received is simply gone: nothing is stored without its 250.
-        self.engine = None
-        self.tls = None
-        self._stop_timer()
-
-    def _unwrap(self, data: bytes) -> bytes:
-        """TLS records in, plaintext out; the engine hears when the handshake is done (RFC 3207 §4.2)."""
-        channel, engine, conn = self.tls, self.engine, self.conn
-        assert channel is not None and engine is not None and conn is not None
-        plaintext = channel.receive(data)
-        if channel.failed:
-            # The client refused the handshake (its alert said why), or sent what is not TLS.
-            channel.trace_refusal(IMPLICIT_TLS_RFC if self.service.config.tls_active else RFC_STARTTLS)
-            self.engine, self.tls = None, None
-            self._stop_timer()
-            self.network.close(conn, "server")
-            return b""
-        if channel.just_established:
-            if self.service.config.tls_active:
-                self._pump()  # the greeting, now that it can go out encrypted
-            else:
-                engine.tls_started()
-                self._restart_timer(self.network.kernel)
-        return plaintext
-
-    def shutdown(self) -> None:
-        """The service stops: 421 to the client, then close (RFC 5321 §3.8)."""
-        if self.engine is not None and not self.engine.closed:
-            self.engine.shutdown()
-            self._pump()
-
-    def _muted(self) -> bool:
+    def _silent(self) -> bool:
+        """A server that has stopped answering: the bytes are read and ignored, nothing is said."""
         interceptors = self.service.interceptors
         return bool(interceptors) and any(i.mute(self.host) for i in interceptors)
 
-    def _pump(self) -> None:
+    def _feed(self, data: bytes) -> None:
+        if self.engine is not None and not self._silent():
+            self.engine.receive_data(data)
+
+    def _react(self) -> None:
         engine, conn = self.engine, self.conn
-        if engine is None or conn is None or self._muted():
-            return  # a hung server: it says nothing, not even its own timeout
+        if engine is None or conn is None:
+            return
         interceptors = self.service.interceptors
-        starttls = False
         for event in engine.events():
             if isinstance(event, ev.StartTLS):
-                starttls = True
+                self._wants_tls = True  # after the 220 goes out, every byte is a TLS record (RFC 3207 §4)
             self.service.handle(engine, event, self.peer)
             if interceptors and any(i.drop_after(self.host, event) for i in interceptors):
                 # The connection dies before the replies leave: for DataComplete the message
                 # is already stored, the client never hears the 250 (RFC 1047).
                 engine.outgoing()
-                self.engine, self.tls = None, None
-                self._stop_timer()
                 self.network.reset(conn, "server", "connection lost")
+                self._finish("connection lost")
                 return
-        outputs = engine.outgoing()
-        notes = [Note(o.data, o.reply.first_line(), o.reply.explain, o.reply.rfc) for o in outputs]
-        if self.tls is not None:
-            self.tls.send(notes, SERVER_BATCH)
-        else:
-            self.network.send(conn, "server", notes, SERVER_BATCH)
-        if starttls and self.tls is None and self.service.tls is not None:
-            # The 220 is out: every byte after it is a TLS record (RFC 3207 §4).
-            self.tls = TLSChannel.server(self.network, conn, self.service.tls)
-        if engine.closed:
-            self._stop_timer()
-            if self.tls is not None:
-                self.tls.close()
-                self.tls = None
-            self.network.close(conn, "server")
-            self.engine = None
-        else:
-            self._restart_timer(self.network.kernel)
 
-    def _restart_timer(self, kernel: Kernel) -> None:
-        # Move the deadline, not the timer: one timer per session, re-armed when it fires
-        # early, instead of a cancelled timer left in the heap for every reply.
-        self._deadline = kernel.now + SERVER_IDLE_TIMEOUT
-        if self._idle is None or not self._idle.active:
-            self._idle = kernel.schedule(SERVER_IDLE_TIMEOUT, self._timed_out, priority=TIMER)
+    def _notes(self) -> list[Note]:
+        if self.engine is None:
+            return []
+        return [Note(o.data, o.reply.first_line(), o.reply.explain, o.reply.rfc) for o in self.engine.outgoing()]
 
-    def _stop_timer(self) -> None:
-        if self._idle is not None:
-            self._idle.cancel()
-            self._idle = None
+    def _engine_closed(self) -> bool:
+        return self.engine is None or self.engine.closed
 
-    def _timed_out(self) -> None:
-        kernel = self.network.kernel
-        if kernel.now < self._deadline:
-            self._idle = kernel.schedule(self._deadline - kernel.now, self._timed_out, priority=TIMER)
-            return
-        self._idle = None
-        if self.engine is not None and self.conn is not None:
-            self.network.tracer.emit(
-                "timeout", self.host, self.conn.client, self.conn.id, "SMTP", b"",
-                f"{self.host} gives up on an idle client",
-                "The client said nothing for 5 minutes; the server closes the session.", "RFC 5321 §4.5.3.2",
-            )  # fmt: skip
+    def _tls_started(self) -> None:
+        if self.engine is not None:
+            self.engine.tls_started()  # both sides forget what was said before TLS (RFC 3207 §4.2)
+
+    def _autologout(self) -> bool:
+        if self.engine is None or self.engine.closed:
+            return False
+        self.engine.shutdown()  # 421, then close
+        return True
+
+    def _finished(self, reason: str) -> None:
+        # Whatever was half received is simply gone: nothing is stored without its 250.
+        self.engine = None
+
+    def shutdown(self) -> None:
+        """The service stops: 421 to the client, then close (RFC 5321 §3.8)."""
+        if self.engine is not None and not self.engine.closed:
             self.engine.shutdown()
             self._pump()
 
@@ -210,8 +145,18 @@ class SessionOutcome:
     greeting: int = 0  # the greeting's reply code; 0 when none came
 
 
-class ClientSession:
+class ClientSession(StreamSession):
     """The client side of one SMTP connection, driving an SMTPClient engine."""
+
+    protocol = "SMTP"
+    batch = CLIENT_BATCH
+    timeout = COMMAND_TIMEOUT
+    timeout_summary = "{host} gives up waiting for {peer}"
+    timeout_note = (
+        "No reply within the RFC's timeout: the client aborts the connection and will retry later.",
+        "RFC 5321 §4.5.3.2",
+    )
+    starttls_rfc = RFC_STARTTLS
 
     def __init__(
         self,
@@ -224,107 +169,55 @@ class ClientSession:
         implicit_tls: bool = False,
     ) -> None:
         """A client session; `implicit_tls` starts TLS with the first byte (port 465, RFC 8314 §3.3)."""
-        if implicit_tls and tls is None:
-            raise ValueError("implicit TLS needs a TLS configuration")
-        self.network = network
+        super().__init__(network, host, "client", tls=tls, implicit_tls=implicit_tls)
         self.engine = engine
-        self.host = host
         self.on_done = on_done
-        self.tls_config = tls
-        self.implicit_tls = implicit_tls
-        self.tls: TLSChannel | None = None
-        self.conn: TCPConnection | None = None
         self.results: list[ev.MessageResult] = []
         self.failure = ""
         self.greeting = 0
         self._tls_failure: Reply | None = None
-        self._timer: Timer | None = None
-        self._deadline = 0.0
-        self._done = False
+        self._waiting_for_dot = False
 
     def start(self, server: str, port: int) -> None:
         self.conn = self.network.connect(self.host, server, port, self, "SMTP")
-        self._restart_timer(COMMAND_TIMEOUT)  # also bounds the connect (Postfix smtp_connect_timeout is 30 s)
+        self.arm()  # also bounds the connect (Postfix smtp_connect_timeout is 30 s)
 
-    def connection_made(self, conn: TCPConnection, side: str) -> None:
-        self.conn = conn
-        if self.implicit_tls and self.tls_config is not None:
-            self.tls = TLSChannel.client(self.network, conn, self.tls_config)  # ClientHello before any SMTP
-        self._restart_timer(COMMAND_TIMEOUT)
-
-    def data_received(self, data: bytes) -> None:
-        if self.tls is not None:
-            data = self._unwrap(data)
-            if not data:
-                return
+    def _feed(self, data: bytes) -> None:
         self.engine.receive_data(data)
-        self._pump()
 
-    def eof_received(self) -> None:
-        if self.tls is not None:
-            plaintext = self._unwrap(b"")
-            if plaintext:
-                self.engine.receive_data(plaintext)
-        self.engine.receive_data(b"")
-        self._pump()
-
-    def connection_lost(self, reason: str) -> None:
-        if not self.failure:
-            self.failure = reason
-        self.tls = None
-        self.engine.receive_data(b"")
-        self._pump()
-        self._finish()
-
-    def _unwrap(self, data: bytes) -> bytes:
-        """TLS records in, plaintext out; on the handshake's end the engine says EHLO again (RFC 3207 §4.2)."""
-        channel = self.tls
-        assert channel is not None
-        plaintext = channel.receive(data)
-        rfc = IMPLICIT_TLS_RFC if self.implicit_tls else RFC_STARTTLS
-        if channel.failed:
-            reason = channel.trace_failure(rfc)
-            self.failure = f"TLS handshake failed: {reason}"
-            self._tls_failure = tls_failed_reply(reason)
-            self.tls = None
-            self.engine.receive_data(b"")  # the connection is unusable: the engine gives every message up
-            self._pump()
-            return b""
-        if channel.just_established:
-            channel.trace_handshake(rfc)
-            if not self.implicit_tls:
-                self.engine.tls_started()  # the engine was already secure on an implicit-TLS connection
-                self._pump()
-        return plaintext
-
-    def _pump(self) -> None:
-        starttls = False
+    def _react(self) -> None:
         for event in self.engine.events():
             if isinstance(event, ev.MessageResult):
-                self.results.append(self._with_tls_failure(event))
+                self.results.append(event)
             elif isinstance(event, ev.Greeting):
                 self.greeting = event.reply.code
             elif isinstance(event, ev.TLSReady):
-                starttls = True
+                self._wants_tls = True
+
+    def _notes(self) -> list[Note]:
         outputs = self.engine.outgoing()
-        if self.conn is not None and outputs:
-            notes = [Note(o.data, o.summary, o.explain, o.rfc) for o in outputs]
-            if self.tls is not None:
-                self.tls.send(notes, CLIENT_BATCH)
-            else:
-                self.network.send(self.conn, "client", notes, CLIENT_BATCH)
-        if starttls and self.conn is not None and self.tls_config is not None and not self.engine.closed:
-            self.tls = TLSChannel.client(self.network, self.conn, self.tls_config)
-        if self.engine.closed:
-            if self.conn is not None:
-                if self.tls is not None:
-                    self.tls.close()
-                    self.tls = None
-                self.network.close(self.conn, "client")
-            self._finish()
-        elif not self._done:
-            waiting_for_dot = any("message" in o.summary for o in outputs)
-            self._restart_timer(FINAL_DOT_TIMEOUT if waiting_for_dot else COMMAND_TIMEOUT)
+        self._waiting_for_dot = any("message" in o.summary for o in outputs)
+        return [Note(o.data, o.summary, o.explain, o.rfc) for o in outputs]
+
+    def _engine_closed(self) -> bool:
+        return self.engine.closed
+
+    def _timeout(self) -> float:
+        # RFC 5321 §4.5.3.2: the reply to the final dot may take longer than any other.
+        return FINAL_DOT_TIMEOUT if self._waiting_for_dot else COMMAND_TIMEOUT
+
+    def _tls_started(self) -> None:
+        self.engine.tls_started()  # forget the old capabilities, EHLO again (RFC 3207 §4.2)
+
+    def _tls_failed(self, reason: str) -> None:
+        self.failure = f"TLS handshake failed: {reason}"
+        self._tls_failure = tls_failed_reply(reason)
+
+    def _finished(self, reason: str) -> None:
+        if not self.failure:
+            self.failure = reason
+        results = tuple(self._with_tls_failure(r) for r in self.results)
+        self.on_done(SessionOutcome(results, self.failure, self.greeting))
 
     def _with_tls_failure(self, result: ev.MessageResult) -> ev.MessageResult:
         """After a failed handshake the recipients are deferred with the TLS error, not "lost connection"."""
@@ -336,42 +229,3 @@ class ClientSession:
             for r in result.recipients
         )
         return ev.MessageResult(result.index, recipients)
-
-    def _restart_timer(self, seconds: float) -> None:
-        kernel = self.network.kernel
-        self._deadline = kernel.now + seconds
-        if self._timer is not None and self._timer.active and self._timer.time <= self._deadline:
-            return  # it fires first and re-arms itself for the new deadline
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = kernel.schedule(seconds, self._timed_out, priority=TIMER)
-
-    def _timed_out(self) -> None:
-        kernel = self.network.kernel
-        if self._done:
-            return
-        if kernel.now < self._deadline:
-            self._timer = kernel.schedule(self._deadline - kernel.now, self._timed_out, priority=TIMER)
-            return
-        self.failure = "timeout"
-        server = self.conn.server if self.conn is not None else "?"
-        self.network.tracer.emit(
-            "timeout", self.host, server, self.conn.id if self.conn else None, "SMTP", b"",
-            f"{self.host} gives up waiting for {server}",
-            "No reply within the RFC's timeout: the client aborts the connection and will retry later.",
-            "RFC 5321 §4.5.3.2",
-        )  # fmt: skip
-        if self.conn is not None:
-            self.network.reset(self.conn, "client", "timeout")
-        self.engine.receive_data(b"")
-        self._pump()
-        self._finish()
-
-    def _finish(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        self.tls = None  # whatever TLS state is left dies with the session
-        if self._timer is not None:
-            self._timer.cancel()
-        self.on_done(SessionOutcome(tuple(self.results), self.failure, self.greeting))

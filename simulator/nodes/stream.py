@@ -24,15 +24,17 @@ class StreamSession(ABC):
     """One end ("client" or "server") of one connection, driving one engine.
 
     Class attributes a subclass sets:
-        protocol: the trace's protocol name ("POP3", "IMAP").
+        protocol: the trace's protocol name ("SMTP", "POP3", "IMAP").
         batch: (explanation, RFC) for a write that holds several units.
-        timeout: seconds of silence from the peer before this end gives up.
-        timeout_note: (explanation, RFC) shown when it does.
+        timeout: seconds of silence from the peer before this end gives up (`_timeout()` may vary it).
+        timeout_summary: the trace's line when it does, with {host} and {peer} filled in.
+        timeout_note: (explanation, RFC) shown with it.
     """
 
     protocol = ""
     batch = ("", "")
     timeout = 600.0
+    timeout_summary = "{host} gives up on a silent {peer}"
     timeout_note = ("", "")
     starttls_rfc = ""  # where the protocol's STARTTLS is specified, for the handshake's trace event
 
@@ -89,6 +91,14 @@ class StreamSession(ABC):
     @abstractmethod
     def _engine_closed(self) -> bool:
         """Whether the engine has finished its side of the conversation."""
+
+    def _timeout(self) -> float:
+        """Seconds this end now waits for the peer: `timeout`, unless the protocol waits longer at some point."""
+        return self.timeout
+
+    def _silent(self) -> bool:
+        """Whether this end has stopped answering altogether (a hung server): it writes nothing."""
+        return False
 
     def _autologout(self) -> bool:
         """A server that says goodbye to a silent client does so here; True if it did (then it closes)."""
@@ -157,9 +167,11 @@ class StreamSession(ABC):
     # --- the loop -----------------------------------------------------------------------------
 
     def _pump(self) -> None:
-        if self._done:
+        if self._done or self._silent():
             return
         self._react()
+        if self._done:
+            return  # answering an event ended the session (a fault hung up)
         self._write(self._notes())
         if self._wants_tls and self.tls is None and self.conn is not None and not self._engine_closed():
             self._start_tls(self.conn)
@@ -228,11 +240,16 @@ class StreamSession(ABC):
         self._finished(reason)
 
     def _restart_timer(self) -> None:
-        # Move the deadline, not the timer: it re-arms itself when it fires early.
+        # Move the deadline, not the timer: one timer per session, re-armed when it fires early,
+        # instead of a cancelled timer left in the heap for every write.
         kernel = self.network.kernel
-        self._deadline = kernel.now + self.timeout
-        if self._timer is None or not self._timer.active:
-            self._timer = kernel.schedule(self.timeout, self._timed_out, priority=TIMER)
+        seconds = self._timeout()
+        self._deadline = kernel.now + seconds
+        if self._timer is not None and self._timer.active:
+            if self._timer.time <= self._deadline:
+                return  # it fires first and re-arms itself for the new deadline
+            self._timer.cancel()  # the deadline came closer (a shorter wait): fire at it
+        self._timer = kernel.schedule(seconds, self._timed_out, priority=TIMER)
 
     def _timed_out(self) -> None:
         kernel = self.network.kernel
@@ -247,7 +264,7 @@ class StreamSession(ABC):
         explain, rfc = self.timeout_note
         self.network.tracer.emit(
             "timeout", self.host, peer, conn.id if conn else None, self.protocol, b"",
-            f"{self.host} gives up on a silent {peer}", explain, rfc,
+            self.timeout_summary.format(host=self.host, peer=peer), explain, rfc,
         )  # fmt: skip
         if self._autologout():
             self._pump()  # the goodbye goes out, then FIN
