@@ -1,4 +1,4 @@
-"""The `smtpsim` command: list, run and serve the built-in scenarios.
+"""The `smtpsim` command: list, run, export and serve the built-in scenarios.
 
 A thin front end: it parses arguments, calls the scenarios, views and bridge,
 and turns every mistake in its input into exit code 2 with one line saying
@@ -23,6 +23,9 @@ from simulator.scenarios.worlds import default_world as serving_world
 from simulator.sim import Simulation
 from simulator.views.eavesdropper import render_observed
 from simulator.views.jsonl import render_jsonl
+from simulator.views.pcap import export_pcap
+from simulator.views.report import render_report
+from simulator.views.sequence import render_sequence_mermaid, render_sequence_svg
 from simulator.views.transcript import render_transcript
 
 USAGE_ERROR = 2
@@ -57,19 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a scenario and print what happened")
     run.add_argument("scenario", help="a built-in scenario name (see `smtpsim list`) or the path of a .toml file")
     run.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's, else 1)")
-    run.add_argument(
-        "--fault",
-        action="append",
-        default=[],
-        type=_fault,
-        metavar="SPEC",
-        help=f"inject a fault: {faults.GRAMMAR} (see README); repeatable",
-    )
+    _add_fault_option(run)
     run.add_argument(
         "--format",
-        choices=("transcript", "json", "summary", "observed"),
+        choices=("transcript", "json", "mermaid", "summary", "observed"),
         default="transcript",
-        help="output format; observed: what each [[observer]] on a link saw, as a packet analyser shows it",
+        help="output format; mermaid: a sequenceDiagram for Markdown; "
+        "observed: what each [[observer]] on a link saw, as a packet analyser shows it",
     )
     run.add_argument("--full", action="store_true", help="show message bodies whole in the transcript")
     run.add_argument("--no-explain", action="store_true", help="leave out the learner's notes")
@@ -78,6 +75,24 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="compare the outcome with the scenario's [[expect]] tables: exit 1 and say what was not met",
     )
+
+    export = sub.add_parser(
+        "export", help="run a scenario and write it as a pcap file, a sequence diagram or an HTML report"
+    )
+    export.add_argument("scenario", help="a built-in scenario name (see `smtpsim list`) or the path of a .toml file")
+    export.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's, else 1)")
+    _add_fault_option(export)
+    what = export.add_mutually_exclusive_group(required=True)
+    what.add_argument("--pcap", type=Path, metavar="F", help="the packets, for Wireshark or tshark (classic pcap)")
+    what.add_argument("--svg", type=Path, metavar="F", help="the sequence diagram as a standalone SVG")
+    what.add_argument("--mermaid", type=Path, metavar="F", help="the sequence diagram as Mermaid text")
+    what.add_argument(
+        "--html", type=Path, metavar="F", help="a self-contained report: outcome, faults, diagrams, transcript"
+    )
+    export.add_argument(
+        "--keylog", type=Path, metavar="F", help="with --pcap: the TLS key log (NSS format) that decrypts it"
+    )
+    export.add_argument("--full", action="store_true", help="show message bodies whole in the report's transcript")
 
     compare = sub.add_parser("compare", help="run a scenario once per retrieval profile and compare the devices")
     compare.add_argument("scenario", help="a scenario with devices that read mail, such as pop3-vs-imap")
@@ -115,6 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--spool", type=Path, metavar="DIR", help="write each accepted message and each delivery to DIR")
     serve.add_argument("--seed", type=int, default=1, help="random seed of the world (default 1)")
     return parser
+
+
+def _add_fault_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        type=_fault,
+        metavar="SPEC",
+        help=f"inject a fault: {faults.GRAMMAR} (see README); repeatable",
+    )
 
 
 def _profiles(text: str) -> tuple[str, ...]:
@@ -156,9 +182,10 @@ def _scenario(name: str) -> ScenarioSpec:
         raise SystemExit(USAGE_ERROR) from None
 
 
-def _run(args: argparse.Namespace) -> int:
+def _simulation(args: argparse.Namespace, *, keylog: bool = False) -> Simulation | None:
+    """The scenario built with the command line's seed and faults; None (said on stderr) for a bad --fault."""
     try:
-        sim = Simulation.from_scenario(args.scenario, seed=args.seed)
+        sim = Simulation.from_scenario(args.scenario, seed=args.seed, keylog=keylog)
     except ScenarioError as exc:  # missing, malformed, or names what its world does not have
         print(f"smtpsim: {exc}", file=sys.stderr)
         raise SystemExit(USAGE_ERROR) from None
@@ -167,7 +194,14 @@ def _run(args: argparse.Namespace) -> int:
             sim.inject(fault)
         except faults.FaultSpecError as exc:  # names a host this world does not have
             print(f"smtpsim: --fault: {exc}", file=sys.stderr)
-            return USAGE_ERROR
+            return None
+    return sim
+
+
+def _run(args: argparse.Namespace) -> int:
+    sim = _simulation(args)
+    if sim is None:
+        return USAGE_ERROR
     if args.format == "observed" and not sim.observers:
         print(f"smtpsim: {args.scenario}: --format observed needs an [[observer]] on a link; it has none",
               file=sys.stderr)  # fmt: skip
@@ -177,6 +211,8 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n".join(render_observed(tap) for tap in sim.observers.values()))
     elif args.format == "json":
         sys.stdout.write(render_jsonl(sim.trace))
+    elif args.format == "mermaid":
+        sys.stdout.write(render_sequence_mermaid(sim.trace))
     elif args.format == "summary":
         for o in sim.outcome():
             print(f"{o.message_id:<32} {o.recipient:<24} {o.status:<10} {o.where:<18} {o.detail}".rstrip())
@@ -191,6 +227,46 @@ def _run(args: argparse.Namespace) -> int:
             print(f"smtpsim: {line}", file=sys.stderr)
         return 1 if unmet else 0
     return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    """Run the scenario, render what was asked for, and write it; an unwritable file is a usage error."""
+    if args.keylog is not None and args.pcap is None:
+        print("smtpsim export: --keylog goes with --pcap (the key log decrypts the capture's TLS)", file=sys.stderr)
+        return USAGE_ERROR
+    sim = _simulation(args, keylog=args.keylog is not None)
+    if sim is None:
+        return USAGE_ERROR
+    sim.run()
+    outputs = {"pcap": args.pcap, "svg": args.svg, "mermaid": args.mermaid, "html": args.html}
+    option, path = next((o, p) for o, p in outputs.items() if p is not None)  # argparse lets exactly one through
+    try:
+        if option == "pcap":
+            export_pcap(sim, path, args.keylog)
+        else:
+            path.write_text(_exported_text(option, sim, args), encoding="utf-8")
+    except OSError as exc:
+        failed = exc.filename if exc.filename is not None else path
+        which = "--keylog" if args.keylog is not None and str(failed) == str(args.keylog) else f"--{option}"
+        print(f"smtpsim export: {which} {failed}: cannot write it: {exc.strerror or exc}", file=sys.stderr)
+        return USAGE_ERROR
+    return 0
+
+
+def _exported_text(option: str, sim: Simulation, args: argparse.Namespace) -> str:
+    if option == "svg":
+        return render_sequence_svg(sim.trace, title=sim.scenario)
+    if option == "mermaid":
+        return render_sequence_mermaid(sim.trace)
+    return render_report(
+        sim.trace,
+        name=sim.scenario,
+        description=sim.spec.description,
+        seed=sim.seed,
+        fault_specs=[f.spec for f in sim.spec.fault] + [f.spec() for f in args.fault],
+        outcomes=sim.outcome(),
+        full=args.full,
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -240,6 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     if args.command == "compare":
         return _compare(args)
+    if args.command == "export":
+        return _export(args)
     return _serve(args)
 
 

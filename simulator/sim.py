@@ -126,6 +126,9 @@ class Simulation:
     scenario: str  # a built-in name or the path of a .toml file
     seed: int = 1
     loaded: InitVar[ScenarioSpec | None] = None  # the scenario already read, so it is not read twice
+    # Keep the NSS key log lines of every TLS connection (see tls_keylog), so that Wireshark can
+    # decrypt a capture of this run; off by default, as nothing else needs the keys.
+    keylog: bool = field(default=False, kw_only=True)
     _spec: ScenarioSpec = field(init=False, repr=False)
     _world: World = field(init=False)
     _shown: int = 0
@@ -142,14 +145,17 @@ class Simulation:
     def __post_init__(self, loaded: ScenarioSpec | None) -> None:
         self._spec = loaded if loaded is not None else load(self.scenario)
         self._world = build(self._spec, self.seed)
+        if self.keylog:  # before the first checkpoint, so that every replay keeps keys too
+            self._world.network.keylog = []
         self._checkpoint()
 
     @classmethod
-    def from_scenario(cls, scenario: str, seed: int | None = None) -> Simulation:
+    def from_scenario(cls, scenario: str, seed: int | None = None, *, keylog: bool = False) -> Simulation:
         """Build a scenario: a built-in name (see `smtpsim list`) or the path of a .toml file.
 
         Args:
             seed: the random seed; None takes the file's `seed`, or 1.
+            keylog: keep the TLS connections' key log lines (see `tls_keylog`).
 
         Raises:
             ScenarioError: the file is missing or wrong (one line says where and what was expected);
@@ -158,7 +164,7 @@ class Simulation:
         spec = load(scenario)
         if seed is None:
             seed = spec.seed if spec.seed is not None else 1
-        return cls(scenario, seed, spec)
+        return cls(scenario, seed, spec, keylog=keylog)
 
     # --- observing ---------------------------------------------------------------------
 
@@ -180,6 +186,12 @@ class Simulation:
     def spec(self) -> ScenarioSpec:
         """The scenario as read from its file: hosts, messages, faults, the outcomes it expects."""
         return self._spec
+
+    @property
+    def tls_keylog(self) -> list[str] | None:
+        """The NSS key log lines of the TLS connections so far; None unless built with `keylog=True`."""
+        lines = self._world.network.keylog
+        return None if lines is None else list(lines)
 
     def mailbox(self, address: str) -> list[StoredMessage]:
         boxes = [b for s in self._world.servers.values() if (b := s.store.get(address)) is not None]

@@ -36,6 +36,8 @@ class TraceEvent(Value):
             write is one unit, which the event's own fields describe. For a write of
             TLS records, `data` is the ciphertext and the notes are the plaintext
             units inside it (the summary then starts with "[TLS]").
+        port: the server's TCP port, on the events that open a connection or fail to
+            ("connect", "refused"); None elsewhere. Kept out of `to_dict`: the summary says it.
     """
 
     seq: int
@@ -50,6 +52,7 @@ class TraceEvent(Value):
     explain: str
     rfc: str
     notes: tuple[Note, ...] = field(default=(), repr=False)
+    port: int | None = field(default=None, repr=False)
 
     @property
     def units(self) -> tuple[Note, ...]:
@@ -147,11 +150,11 @@ class Tracer:
 
     def emit(
         self, kind: str, src: str, dst: str, conn: int | None, protocol: str, data: bytes,
-        summary: str, explain: str, rfc: str,
+        summary: str, explain: str, rfc: str, *, port: int | None = None,
     ) -> None:  # fmt: skip
         seq, now = len(self.events), self.clock.now
         data, summary = self._bytes(data), self._text(summary)
-        self.events.append(TraceEvent(seq, now, kind, src, dst, conn, protocol, data, summary, explain, rfc))
+        self.events.append(TraceEvent(seq, now, kind, src, dst, conn, protocol, data, summary, explain, rfc, port=port))
 
     def write(
         self, src: str, dst: str, conn: int | None, protocol: str, notes: list[Note], batch: tuple[str, str]

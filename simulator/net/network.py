@@ -124,6 +124,9 @@ class Network:
         # Documents the world's web servers serve over HTTPS (MTA-STS policies), by URL: the host
         # that serves it and its text. Fetching one is traced as one request and one response.
         self.web: dict[str, tuple[str, str]] = {}
+        # The NSS key log lines of the world's TLS connections (what Wireshark needs to decrypt
+        # a capture), collected only when a list is put here: None, the default, keeps no keys.
+        self.keylog: list[str] | None = None
 
     # --- topology ------------------------------------------------------------------
 
@@ -204,7 +207,7 @@ class Network:
             f"{conn.server} refuses the connection to port {conn.port}",
             f"No service listens on {conn.server} port {conn.port} (it is down): its TCP stack answers RST "
             "and the client sees 'connection refused'.",
-            RFC_TCP,
+            RFC_TCP, port=conn.port,
         )  # fmt: skip
         endpoint = conn.sides["client"].endpoint
         if endpoint is not None:
@@ -222,7 +225,7 @@ class Network:
             "connect", conn.client, conn.server, conn.id, conn.protocol, b"",
             f"{conn.client} connects to {conn.server} port {conn.port}",
             "A TCP connection is open (SYN, SYN-ACK, ACK: one and a half round trips); the server speaks first.",
-            f"{greeting}; {RFC_TCP}" if greeting else RFC_TCP,
+            f"{greeting}; {RFC_TCP}" if greeting else RFC_TCP, port=conn.port,
         )  # fmt: skip
         server_endpoint = listener.accept()
         conn.sides["server"].endpoint = server_endpoint

@@ -50,7 +50,7 @@ class Recorder(Protocol):
 
     def emit(
         self, kind: str, src: str, dst: str, conn: int | None, protocol: str, data: bytes,
-        summary: str, explain: str, rfc: str,
+        summary: str, explain: str, rfc: str, *, port: int | None = None,
     ) -> None: ...  # fmt: skip
 
     def write(

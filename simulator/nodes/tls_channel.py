@@ -92,7 +92,10 @@ class TLSChannel:
     @classmethod
     def client(cls, network: Network, conn: TCPConnection, tls: ClientTLS) -> TLSChannel:
         """Start a handshake as the client: the ClientHello goes out at once (RFC 8446 §4.1.2)."""
-        layer = TLSLayer(tls.context(), server_side=False, server_hostname=conn.server)
+        # With the world collecting keys, this connection's secrets go to its list once the
+        # handshake is done (every connection has a client in the world, so one side suffices).
+        keylog = network.keylog.append if network.keylog is not None else None
+        layer = TLSLayer(tls.context(), server_side=False, server_hostname=conn.server, keylog=keylog)
         channel = cls(network, conn, "client", layer, verify=tls.verify)
         hello = layer.client_hello
         sni = f" (server name {hello.server_name})" if hello is not None and hello.server_name else ""
@@ -138,6 +141,8 @@ class TLSChannel:
         self.layer.receive(data)
         state = self.layer.state
         if state is TLSState.FAILED:
+            if was is not TLSState.FAILED:
+                self._keep_handshake_keys()
             self._alert()
         elif was is TLSState.HANDSHAKING and state is TLSState.ESTABLISHED:
             if self.side == "client":
@@ -270,6 +275,16 @@ class TLSChannel:
         )  # fmt: skip
 
     # --- internals ---------------------------------------------------------------------------
+
+    def _keep_handshake_keys(self) -> None:
+        """Keep the secrets of a handshake that failed, when the world collects keys.
+
+        The client derived the server's handshake secret before it refused what the server sent:
+        with it Wireshark decrypts the server's flight, the certificate it refused among it.
+        """
+        keylog = self.network.keylog
+        if keylog is not None and self.side == "client":
+            keylog.extend(self.layer.keylog_lines())
 
     def _records(self, what: str, explain: str, rfc: str) -> None:
         data = self.layer.take_outgoing()

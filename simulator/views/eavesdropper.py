@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol, runtime_checkable
 
-from simulator.net.observers import Observed, Tap
 from simulator.protocol.tls import RecordInfo, parse_client_hello, records
 
 CIPHERTEXT_SHOWN = 16  # octets of each record shown in hex: enough to see that it is noise
@@ -26,10 +26,43 @@ _CHALLENGE_PREFIXES = (b"334 ", b"334\r", b"+ ", b"+\r")
 _INITIAL_RESPONSE_VERBS = (b"AUTH", b"AUTHENTICATE")
 
 
-def render_observed(tap: Tap | Iterable[Observed], *, width: int = 100) -> str:
+class Observed(Protocol):
+    """One write as the observer saw it (simulator.net.observers.Observed has these fields)."""
+
+    @property
+    def time(self) -> float: ...
+    @property
+    def src(self) -> str: ...
+    @property
+    def dst(self) -> str: ...
+    @property
+    def side(self) -> str: ...
+    @property
+    def conn(self) -> int | None: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def protocol(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
+
+
+@runtime_checkable
+class Observer(Protocol):
+    """An eavesdropper on a link and what it kept (`Simulation.observers` gives them)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def between(self) -> frozenset[str]: ...
+    @property
+    def seen(self) -> Sequence[Observed]: ...
+
+
+def render_observed(tap: Observer | Iterable[Observed], *, width: int = 100) -> str:
     """Every write the observer saw, one block per write, readable where the wire is readable."""
-    seen = tap.seen if isinstance(tap, Tap) else list(tap)
-    title = f"What {tap.name} saw on the link {' <-> '.join(sorted(tap.between))}" if isinstance(tap, Tap) else ""
+    seen = list(tap.seen) if isinstance(tap, Observer) else list(tap)
+    title = f"What {tap.name} saw on the link {' <-> '.join(sorted(tap.between))}" if isinstance(tap, Observer) else ""
     out = [title, "=" * len(title)] if title else []
     challenged: set[int | None] = set()  # connections whose server just asked for a SASL response
     for observed in seen:

@@ -1,82 +1,127 @@
 """The transcript: a dialogue as a learner reads it, one line per wire line.
 
-Notation (as in swaks): `->` the client speaks, `<-` the server answers,
-`==` something happened that is not on the wire. With `explain`, each line is
-followed by what it means and where the RFC says so. Long message bodies are
-folded to their first lines unless `full` is set.
+The notation is swaks', kept the same for every protocol:
+
+    ->  the client speaks, in clear text      ~>  the client speaks, inside TLS
+    <-  the server answers, in clear text     <~  the server answers, inside TLS
+    ==  something happened that is not a line on the wire (a connection, a queue decision)
+    --  the dialogue moves to another connection: who is the client (->) and who the server (<-)
+
+Every line starts with the simulated time. With `explain`, each line is followed
+by what it means and where the RFC says so (`#`). A TLS record that carries no
+protocol line (a handshake message, a session ticket, an alert) shows what it is,
+tagged `[TLS]`; other binary units (DNS) are tagged with their protocol. Units
+longer than a screenful (a message body, a FETCH with its literal) are folded to
+their first lines and their last one unless `full` is set; pipelined commands and
+multi-line replies are shown one wire line to an arrow, as sent.
 """
 
 from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from simulator.trace import Note, TraceEvent
 
-BODY_LINES = 8
+BODY_LINES = 8  # lines of a folded unit shown before the "[... N more lines ...]" marker
+FOLD_AFTER = BODY_LINES + 4  # units up to this many lines are shown whole: folding them would hide little
+TLS_TAG = "[TLS] "  # how the trace marks a write of TLS records (simulator.trace.TraceEvent.notes)
+
+CLIENT, SERVER = "->", "<-"
+CLIENT_TLS, SERVER_TLS = "~>", "<~"
+HAPPENED, CONTEXT = "==", "--"
+
+
+@dataclass(frozen=True)
+class _Context:
+    """Who is talking: one connection, or one client and server exchanging datagrams."""
+
+    conn: int | None
+    client: str
+    server: str
+    protocol: str
+
+    def describe(self) -> str:
+        where = f"connection {self.conn} ({self.protocol})" if self.conn is not None else f"{self.protocol} datagrams"
+        return f"{where}: {self.client} ({CLIENT}) and {self.server} ({SERVER})"
+
+    def same_talk(self, other: _Context | None) -> bool:
+        return other is not None and (self.conn, self.client, self.server) == (other.conn, other.client, other.server)
 
 
 def render_transcript(
     events: Iterable[TraceEvent], *, explain: bool = True, full: bool = False, width: int = 100
 ) -> str:
-    """Render trace events as text.
+    """Render trace events as text, in the notation of the module docstring.
 
     Args:
         explain: add the learner's note and RFC reference under each line.
-        full: show message bodies whole instead of folded.
+        full: show long units (message bodies, fetched messages) whole instead of folded.
         width: wrap notes to this many columns.
     """
     out: list[str] = []
-    servers: dict[int | None, str] = {}  # connection -> its server, to tell the two sides apart
-    context: tuple[int | None, str, str] | None = None
+    servers: dict[int, tuple[str, str]] = {}  # connection -> (client, server), from its connect event
+    context: _Context | None = None
     for event in events:
         stamp = f"{event.time:8.3f}s"
-        if event.kind == "connect":
-            servers[event.conn] = event.dst
-            context = (event.conn, event.src, event.dst)
-            out.append(f"{stamp} == {event.summary}")
-        elif event.kind == "send":
-            here = (event.conn, event.src, event.dst) if event.conn is None else _conn_context(event, servers)
-            if here != context:
-                context = here
-                out.append(f"{' ' * len(stamp)} -- {_describe_context(event, servers)}")
-            if event.conn is None:  # a datagram: queries go out, answers come back
-                arrow = "->" if event.summary.endswith("?") else "<-"
-            else:
-                arrow = "<-" if servers.get(event.conn) == event.src else "->"
-            notes = event.units or (Note(event.data, event.summary, event.explain, event.rfc),)
-            if len(notes) > 1 and explain:
-                out.append(f"{stamp} {arrow} ({len(notes)} in one write)")
+        margin = " " * len(stamp)
+        if event.kind == "connect" and event.conn is not None:
+            servers[event.conn] = (event.src, event.dst)
+            context = _Context(event.conn, event.src, event.dst, event.protocol)  # the line names both ends
+        elif event.kind == "send" or event.conn in servers:
+            here = _context_of(event, servers)
+            if not here.same_talk(context):
+                out.append(f"{margin} {CONTEXT} {here.describe()}")
+            context = here
+        if event.kind != "send":
+            out.append(f"{stamp} {HAPPENED} {event.summary}")
+            if explain:
                 out.extend(_explanation(event.explain, event.rfc, len(stamp), width))
-                stamp = " " * len(stamp)
-            for n, note in enumerate(notes):
-                lines = _wire_lines(note.data) if _is_text(note.data) else [f"[{event.protocol}] {note.summary}"]
-                if len(lines) > BODY_LINES + 4 and not full:
-                    hidden = len(lines) - BODY_LINES - 1
-                    lines = [*lines[:BODY_LINES], f"[... {hidden} more lines ...]", lines[-1]]
-                for i, line in enumerate(lines):
-                    out.append(f"{stamp if n == i == 0 else ' ' * len(stamp)} {arrow} {line}")
-                if explain:
-                    out.extend(_explanation(note.explain, note.rfc, len(stamp), width))
             continue
-        else:
-            out.append(f"{stamp} == {event.summary}")
-        if explain:
-            out.extend(_explanation(event.explain, event.rfc, len(stamp), width))
+        assert context is not None
+        out.extend(_write(event, context, stamp, explain=explain, full=full, width=width))
     return "\n".join(out) + "\n"
 
 
-def _conn_context(event: TraceEvent, servers: dict[int | None, str]) -> tuple[int | None, str, str]:
-    server = servers.get(event.conn, event.dst)
-    client = event.src if event.dst == server else event.dst
-    return (event.conn, client, server)
+def _write(event: TraceEvent, context: _Context, stamp: str, *, explain: bool, full: bool, width: int) -> list[str]:
+    """The lines of one write: each unit's wire lines, each unit's note under it."""
+    tls = event.summary.startswith(TLS_TAG)
+    from_client = event.src == context.client
+    arrow = (CLIENT_TLS if tls else CLIENT) if from_client else (SERVER_TLS if tls else SERVER)
+    margin = " " * len(stamp)
+    out: list[str] = []
+    notes = event.units or (Note(event.data, event.summary, event.explain, event.rfc),)
+    if len(notes) > 1 and explain:
+        out.append(f"{stamp} {arrow} ({len(notes)} in one write)")
+        out.extend(_explanation(event.explain, event.rfc, len(stamp), width))
+        stamp = margin
+    for n, note in enumerate(notes):
+        if _is_text(note.data):
+            lines = _wire_lines(note.data)
+        elif note.summary.startswith(TLS_TAG):
+            lines = [note.summary]  # a handshake record, a ticket, an alert: one tag says what it is
+        else:
+            lines = [f"[{event.protocol}] {note.summary}"]
+        if len(lines) > FOLD_AFTER and not full:
+            hidden = len(lines) - BODY_LINES - 1
+            lines = [*lines[:BODY_LINES], f"[... {hidden} more lines ...]", lines[-1]]
+        for i, line in enumerate(lines):
+            out.append(f"{stamp if n == i == 0 else margin} {arrow} {line}".rstrip())
+        if explain:
+            out.extend(_explanation(note.explain, note.rfc, len(stamp), width))
+    return out
 
 
-def _describe_context(event: TraceEvent, servers: dict[int | None, str]) -> str:
-    if event.conn is None:
-        return f"{event.src} to {event.dst} ({event.protocol})"
-    _, client, server = _conn_context(event, servers)
-    return f"connection {event.conn}: {client} (->) and {server} (<-), {event.protocol}"
+def _context_of(event: TraceEvent, servers: dict[int, tuple[str, str]]) -> _Context:
+    if event.conn is not None:
+        # A trace cut after the connect: the first writer is taken for the client, and kept so.
+        client, server = servers.setdefault(event.conn, (event.src, event.dst))
+        return _Context(event.conn, client, server, event.protocol)
+    # A datagram: queries go out from the client, answers come back from the server.
+    if event.summary.endswith("?"):
+        return _Context(None, event.src, event.dst, event.protocol)
+    return _Context(None, event.dst, event.src, event.protocol)
 
 
 def _is_text(data: bytes) -> bool:
