@@ -1,4 +1,4 @@
-# make run  - set up .venv and run the default scenario
+# make run  - set up .venv and open the default scenario in the terminal app (its transcript without a terminal)
 # make test - set up .venv with the dev tools and run lint, types and the whole suite
 PYTHON ?= python3
 VENV   := .venv
@@ -18,8 +18,9 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,tui]'
 	touch $@ $(VENV)/.run-installed
 
+# The terminal app on the default world; without a terminal (a pipe, CI), its transcript instead.
 run: $(VENV)/.run-installed
-	$(BIN)/smtpsim run basic
+	@if [ -t 1 ]; then $(BIN)/smtpsim tui basic; else $(BIN)/smtpsim run basic; fi
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check simulator tests bench

@@ -1,4 +1,4 @@
-"""The `smtpsim` command: list, run, export and serve the built-in scenarios.
+"""The `smtpsim` command: list, run, export and serve the built-in scenarios, or open them in the terminal app.
 
 A thin front end: it parses arguments, calls the scenarios, views and bridge,
 and turns every mistake in its input into exit code 2 with one line saying
@@ -104,6 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"retrieval profiles to compare (default: {','.join(COMPARED)}; any of {', '.join(RETRIEVAL_PROFILES)})",
     )
     compare.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's, else 1)")
+
+    tui = sub.add_parser("tui", help="the terminal app: step through a scenario, break it, look at every byte")
+    tui.add_argument(
+        "scenario",
+        nargs="?",
+        default="basic",
+        help="a built-in scenario name or the path of a .toml file (default: basic)",
+    )
+    tui.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's, else 1)")
 
     serve = sub.add_parser("serve", help="expose the simulated servers to real clients on 127.0.0.1")
     serve.add_argument("scenario", nargs="?", default="basic", help="the world to serve (default: basic)")
@@ -303,6 +312,23 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tui(args: argparse.Namespace) -> int:
+    """Open the terminal app; it needs a terminal, so without one this says so and is a usage error."""
+    if not sys.stdout.isatty():
+        print("smtpsim tui: the terminal app needs a terminal; try `smtpsim run` for the transcript", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        sim = Simulation.from_scenario(args.scenario, seed=args.seed)
+    except ScenarioError as exc:
+        print(f"smtpsim: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    # Textual is imported only for this command, so that `import simulator` stays light.
+    from simulator.tui.app import SmtpsimApp  # noqa: PLC0415
+
+    SmtpsimApp(sim).run()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "list":
@@ -318,6 +344,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _compare(args)
     if args.command == "export":
         return _export(args)
+    if args.command == "tui":
+        return _tui(args)
     return _serve(args)
 
 

@@ -34,8 +34,12 @@ from simulator.net.kernel import Kernel
 from simulator.net.observers import Tap
 from simulator.nodes.device import MailDevice
 from simulator.nodes.tls_channel import LiveTLSError
+from simulator.protocol.imap.server import IMAPServer
+from simulator.protocol.pop3.server import POP3Server
+from simulator.protocol.smtp.client import SMTPClient
+from simulator.protocol.smtp.server import SMTPServer
 from simulator.scenarios.loader import build, load
-from simulator.scenarios.schema import ScenarioSpec
+from simulator.scenarios.schema import ClientHost, Host, MailServerHost, ScenarioSpec
 from simulator.trace import TraceEvent
 from simulator.world import World
 
@@ -95,7 +99,18 @@ class MailCheck:
         world.check_mail(self.device, self.at)
 
 
-Action = Submission | Injection | MailCheck
+@dataclass(frozen=True)
+class WorldCall:
+    """A change a facade built on this one made to the world (see `act`), made again on replay."""
+
+    step: int
+    call: Callable[[World], None]
+
+    def apply(self, world: World) -> None:
+        self.call(world)
+
+
+Action = Submission | Injection | MailCheck | WorldCall
 
 
 @dataclass
@@ -117,6 +132,28 @@ class Outcome:
     where: str
     detail: str
     copies: int
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    """One host of the world as a topology view shows it, at the current step."""
+
+    name: str
+    ip: str
+    role: str  # the scenario's role: client, mail-server, dns, oauth
+    up: bool  # False while a fault has it down
+    tls: str  # how it uses TLS, in a few words ("STARTTLS", "implicit TLS", ...); "" for none
+    queued: int  # messages in its outbound queue (mail servers; 0 elsewhere)
+
+
+@dataclass(frozen=True)
+class EngineState:
+    """The state of one protocol engine on one end of a live connection."""
+
+    conn: int
+    host: str  # the host whose engine it is
+    table: str  # the state table that names its states: "smtp", "smtp-client", "pop3" or "imap"
+    state: str  # the state's name in that table, such as "RCPT"
 
 
 @dataclass
@@ -248,6 +285,38 @@ class Simulation:
             raise KeyError(f"no mail server named {node!r}; there are {', '.join(self._world.servers)}") from None
         return sorted(server.queue.entries.values(), key=lambda e: (e.next_attempt, e.queue_id))
 
+    def hosts(self) -> list[HostStatus]:
+        """Every host of the scenario, in its file's order: role, up or down, TLS, queue length."""
+        status = []
+        for host in self._spec.host:
+            live = self._world.network.hosts.get(host.name)
+            server = self._world.servers.get(host.name)
+            status.append(
+                HostStatus(
+                    host.name,
+                    host.ip,
+                    host.role,
+                    live.up if live is not None else False,
+                    _tls_of(host),
+                    len(server.queue.entries) if server is not None else 0,
+                )
+            )
+        return status
+
+    def engine_states(self) -> list[EngineState]:
+        """The state of every SMTP, POP3 and IMAP engine on a connection still open, by connection.
+
+        These are the states the engines' transition tables name (see
+        simulator.views.state_diagram), so a front end can light the current one.
+        """
+        states = []
+        for conn in sorted(self._world.network.connections.values(), key=lambda c: c.id):
+            for side in ("client", "server"):
+                found = _engine_state(getattr(conn.sides[side].endpoint, "engine", None))
+                if found is not None:
+                    states.append(EngineState(conn.id, conn.host_of(side), *found))
+        return states
+
     def outcome(self) -> list[Outcome]:
         ledger: Ledger = self._world.ledger
         return [
@@ -283,6 +352,16 @@ class Simulation:
         check.apply(self._world)
         self._actions.append(check)
 
+    def act(self, call: Callable[[World], None]) -> None:
+        """Change the world now with `call(world)`, and again at this step whenever back() replays past it.
+
+        For facades built on this one, such as simulator.console's typed connections. `call`
+        must depend only on the world it is given (and schedule at absolute times), so that
+        replay repeats it exactly.
+        """
+        call(self._world)
+        self._actions.append(WorldCall(self._shown, call))  # only once the world took it: replay must not fail
+
     def step(self) -> TraceEvent | None:
         """Advance to the next trace event; None when nothing is left to happen."""
         started = time.perf_counter()
@@ -297,6 +376,18 @@ class Simulation:
             return None
         self._goto(self._shown - 1)
         return self.trace[-1] if self._shown else None
+
+    def seek(self, steps: int) -> int:
+        """Go to the point where `steps` events have happened, back or forward; returns where it stopped.
+
+        Forward stops early when nothing is left to happen; a negative target is the start.
+        """
+        target = max(steps, 0)
+        if target < self._shown:
+            self._goto(target)
+        while self._shown < target and self.step() is not None:
+            pass
+        return self._shown
 
     def run(self, until: float | Callable[[TraceEvent], bool] | None = None, max_steps: int = 10_000_000) -> int:
         """Step until quiet, past simulated time `until`, or until the predicate holds for an event.
@@ -445,3 +536,28 @@ class Simulation:
         finally:
             self._replaying = False
         self._stepping = 0.0
+
+
+def _tls_of(host: Host) -> str:
+    """How a scenario host uses TLS, in a few words for a topology view."""
+    if isinstance(host, MailServerHost):
+        ways = [w for w, on in (("STARTTLS", host.starttls), ("implicit TLS", host.implicit_tls)) if on]
+        if host.starttls_outbound != "never":
+            ways.append(f"outbound {host.starttls_outbound}")
+        return ", ".join(ways)
+    if isinstance(host, ClientHost):
+        if host.implicit_tls:
+            return "implicit TLS"
+        return f"STARTTLS {host.starttls}" if host.starttls != "never" else ""
+    return ""
+
+
+def _engine_state(engine: object) -> tuple[str, str] | None:
+    """(state table, state name) of an engine; None for an engine without a table (or no engine)."""
+    if isinstance(engine, SMTPServer):
+        return "smtp", engine.state.name
+    if isinstance(engine, SMTPClient):
+        return "smtp-client", engine.state.name
+    if isinstance(engine, POP3Server | IMAPServer):
+        return ("pop3" if isinstance(engine, POP3Server) else "imap"), engine.state.name
+    return None

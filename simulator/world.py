@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from simulator.mail import dns
 from simulator.mail.headers import message_id_of
@@ -22,6 +23,9 @@ from simulator.nodes.mail_server import MailServer
 from simulator.nodes.smtp_service import Interceptor
 from simulator.protocol.smtp.client import OutgoingMessage
 from simulator.trace import Tracer
+
+if TYPE_CHECKING:
+    from simulator.console import ConsoleEndpoint
 
 
 @dataclass
@@ -38,6 +42,7 @@ class World:
     faults: list[Interceptor] = field(default_factory=list)  # simulator.faults.Fault instances
     submitted: int = 0
     pki: WorldPKI | None = None  # the world's CA and host certificates, when some host runs TLS
+    consoles: dict[int, ConsoleEndpoint] = field(default_factory=dict)  # connections typed by hand, by number
 
     def submit(self, sender: str, recipients: list[str], content: bytes, at: float | None) -> str:
         """The sender's mail client submits a message (now, or at simulated time `at`)."""
