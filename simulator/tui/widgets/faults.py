@@ -14,6 +14,7 @@ from textual.widgets import Input, Static
 
 from simulator import faults
 from simulator.sim import HostStatus
+from simulator.tui.widgets.text_pane import TextPane
 
 
 def _kinds() -> dict[str, str]:
@@ -64,7 +65,7 @@ class FaultPanel(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="a fault spec: → completes, Enter injects, Esc leaves", id="fault-spec")
-        yield Static(id="faults-in-effect")
+        yield TextPane(id="faults-in-effect")
         kinds = Text()
         kinds.append("Fault kinds\n", style="bold underline")
         kinds.append(f"{faults.GRAMMAR}\n", style="italic")
@@ -79,7 +80,7 @@ class FaultPanel(VerticalScroll):
         listed = Text()
         listed.append("Faults in this run\n", style="bold underline")
         listed.append("\n".join(in_effect) if in_effect else "none yet")
-        self.query_one("#faults-in-effect", Static).update(listed)
+        self.query_one("#faults-in-effect", TextPane).show_text(listed)
 
     def action_leave(self) -> None:
         """Give the keys back to the screen's controls."""

@@ -11,14 +11,19 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from simulator.net.record import Note
 from simulator.sim import EngineState
 from simulator.trace import TraceEvent
+from simulator.tui.widgets.text_pane import TextPane
 from simulator.views.state_diagram import CURRENT_MARK, render_state_text
 
 HEX_LIMIT = 512  # octets shown in hex; a message body is thousands
+
+
+def _bytes_per_row(width: int) -> int:
+    """The most octets per hex dump row (16, 8 or 4) whose row, 13 + 4 per octet wide, fits `width`."""
+    return next((n for n in (16, 8) if 13 + 4 * n <= width), 4)
 
 
 def hex_dump(data: bytes, per_line: int = 16) -> str:
@@ -63,7 +68,7 @@ class Inspector(VerticalScroll):
         self._drawn_width = 0
 
     def compose(self) -> ComposeResult:
-        yield Static(id="inspector-text")
+        yield TextPane(id="inspector-text")
 
     def on_resize(self) -> None:
         if self.size.width != self._drawn_width:
@@ -77,7 +82,7 @@ class Inspector(VerticalScroll):
         if event is None:
             out.append("Nothing has happened yet.\n", style="italic")
             out.append("Press s to step, space to run, ? for help.")
-            self.query_one("#inspector-text", Static).update(out)
+            self.query_one("#inspector-text", TextPane).show_text(out)
             return
         width = max(self.scrollable_content_region.width - 1, 30)
         out.append(f"#{event.seq}  {event.kind}  {event.protocol}", style="bold")
@@ -91,7 +96,7 @@ class Inspector(VerticalScroll):
             out.append("\nOn the wire (text)\n", style="bold underline")
             out.append(_wire_text(event.data) + "\n")
             out.append("\nOn the wire (hex)\n", style="bold underline")
-            out.append(hex_dump(event.data, 16 if width >= 78 else 8) + "\n")
+            out.append(hex_dump(event.data, _bytes_per_row(width)) + "\n")
         for note in event.notes:
             self._note(out, note, "")
         if event.conn is not None:
@@ -99,7 +104,7 @@ class Inspector(VerticalScroll):
             out.append(f"before: {_states_line(before, event.conn)}\n")
             out.append(f"after:  {_states_line(after, event.conn)}\n")
             self._diagram(out, event, after if after is not None else before, width)
-        self.query_one("#inspector-text", Static).update(out)
+        self.query_one("#inspector-text", TextPane).show_text(out)
 
     def _note(self, out: Text, note: Note, indent: str) -> None:
         out.append(f"\n{indent}• {note.summary}\n", style="bold")

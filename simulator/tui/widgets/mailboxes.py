@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from simulator.mail.headers import header_values
 from simulator.sim import Simulation
+from simulator.tui.widgets.text_pane import TextPane
 
 SHOWN = 12  # lines per mailbox or queue; a load test puts thousands in one
 
@@ -24,7 +24,7 @@ def _subject(content: bytes) -> str:
     return repr(found[0]) if found else "(no subject)"
 
 
-class MailboxesAndQueues(Static):
+class MailboxesAndQueues(TextPane):
     """Mailboxes, outbound queues with next-retry times, and what each reading device shows."""
 
     DEFAULT_CSS = """
@@ -61,4 +61,4 @@ class MailboxesAndQueues(Static):
             for device in sim.devices.values():
                 subjects = ", ".join(repr(m.subject) for m in list(device.messages.values())[:SHOWN])
                 out.append(f"{device.name} ({device.profile}) shows {len(device.messages)}: {subjects}\n")
-        self.update(out)
+        self.show_text(out)

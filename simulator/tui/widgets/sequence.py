@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from simulator.trace import TraceEvent
+from simulator.tui.widgets.text_pane import TextPane
 from simulator.views.sequence import render_sequence_text
 
 # Drawing the whole trace of a long run would cost more than a step; the diagram shows its end.
-WINDOW = 150
+WINDOW = 60
 
 
 class SequenceDiagram(VerticalScroll):
@@ -29,7 +29,7 @@ class SequenceDiagram(VerticalScroll):
         self._drawn_width = 0
 
     def compose(self) -> ComposeResult:
-        yield Static(id="sequence-text")
+        yield TextPane(id="sequence-text")
 
     def show(self, events: Sequence[TraceEvent]) -> None:
         """Redraw with these events (the newest WINDOW of them)."""
@@ -43,11 +43,11 @@ class SequenceDiagram(VerticalScroll):
     def _draw(self) -> None:
         width = max(self.scrollable_content_region.width, 40)
         self._drawn_width = self.size.width
-        text = self.query_one("#sequence-text", Static)
+        text = self.query_one("#sequence-text", TextPane)
         if not self._events:
-            text.update(Text("No events yet: press s to step.", style="italic"))
+            text.show_text(Text("No events yet: press s to step.", style="italic"))
             return
         first = self._events[0].seq
         head = f"(events {first} to {self._events[-1].seq}; earlier ones are in the transcript)\n" if first else ""
-        text.update(Text(head + render_sequence_text(self._events, width=width)))
+        text.show_text(Text(head + render_sequence_text(self._events, width=width)))
         self.scroll_end(animate=False)

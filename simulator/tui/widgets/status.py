@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import ProgressBar, Static
+from textual.widgets import ProgressBar
+
+from simulator.tui.widgets.text_pane import TextPane
 
 
 class StatusLine(Horizontal):
@@ -18,11 +21,11 @@ class StatusLine(Horizontal):
     """
 
     def compose(self) -> ComposeResult:
-        yield Static(id="status-text")
+        yield TextPane(id="status-text")
         yield ProgressBar(id="status-progress", show_eta=False)
 
     def show(self, text: str) -> None:
-        self.query_one("#status-text", Static).update(text)
+        self.query_one("#status-text", TextPane).show_text(Text(text))
 
     def start(self, total: int | None) -> None:
         """A background run begins: show the bar, indeterminate when `total` is None."""

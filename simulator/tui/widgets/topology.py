@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from simulator.sim import HostStatus
+from simulator.tui.widgets.text_pane import TextPane
 
 
-class Topology(Static):
+class Topology(TextPane):
     """The world's hosts as they are at the current step, two lines each so that it reads at any width."""
 
     DEFAULT_CSS = """
@@ -33,4 +33,4 @@ class Topology(Static):
                 open_ = connections[host.name]
                 facts.append(f"{open_} open connection{'s' if open_ != 1 else ''}")
             out.append(" · " + " · ".join(facts) + "\n")
-        self.update(out)
+        self.show_text(out)
