@@ -18,7 +18,7 @@ from simulator.trace import TraceEvent
 from simulator.tui.widgets.text_pane import TextPane
 from simulator.views.state_diagram import CURRENT_MARK, render_state_text
 
-HEX_LIMIT = 512  # octets shown in hex; a message body is thousands
+HEX_LIMIT = 128  # octets shown in hex (the text view above shows them all): enough to see the bytes
 
 
 def _bytes_per_row(width: int) -> int:
