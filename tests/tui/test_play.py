@@ -13,6 +13,7 @@ from textual.widgets import Input, RichLog, Select, Static
 
 from simulator import Simulation, faults
 from simulator.console import CONSOLE_HOST, Service
+from simulator.tui.app import SmtpsimApp
 from simulator.tui.screens.play import PlayScreen
 
 MX_SMTP = Service("mx.example.org", 25, "SMTP")
@@ -191,3 +192,32 @@ def test_a_refused_connection_and_a_line_without_one_are_notifications() -> None
     app = play(sim, script)
     assert [severity for _, severity in app.notes] == ["warning", "error", "error"]
     assert "refused" in app.notes[1][0] and "closed" in app.notes[2][0]
+
+
+def test_the_app_opens_play_on_p_and_a_typed_dialogue_delivers_and_shows_on_the_main_screen() -> None:
+    # The same dialogue through the real app: p opens the play screen on the app's own world, Escape
+    # goes back, and the typed connection is part of the world's trace like any other.
+    sim = Simulation.from_scenario("basic")
+    app = SmtpsimApp(sim)
+
+    async def main() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("p")
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, PlayScreen) and screen.simulation is sim
+            await connect(pilot, screen)
+            for line in (
+                "EHLO me", "MAIL FROM:<learner@console.localhost>", "RCPT TO:<bob@example.org>", "DATA",
+                "Subject: typed in the app", "", "Hello.", ".", "QUIT",
+            ):  # fmt: skip
+                await enter(pilot, screen, line)
+            await pilot.pause()
+            assert "S: 250 2.0.0 Ok: queued as" in log_text(screen)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not isinstance(app.screen, PlayScreen)
+
+    run_headless(main())
+    assert [m for m in sim.mailbox("bob@example.org") if b"Subject: typed in the app" in m.content]
+    assert any(e.src == CONSOLE_HOST and e.data.startswith(b"MAIL FROM:") for e in sim.trace)
