@@ -194,7 +194,7 @@ def test_a_refused_connection_and_a_line_without_one_are_notifications() -> None
     assert "refused" in app.notes[1][0] and "closed" in app.notes[2][0]
 
 
-def test_the_app_opens_play_on_p_and_a_typed_dialogue_delivers_and_shows_on_the_main_screen() -> None:
+def test_the_app_opens_play_on_p_and_a_typed_dialogue_delivers() -> None:
     # The same dialogue through the real app: p opens the play screen on the app's own world, Escape
     # goes back, and the typed connection is part of the world's trace like any other.
     sim = Simulation.from_scenario("basic")
