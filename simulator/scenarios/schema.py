@@ -796,15 +796,17 @@ def _check_observers_and_policies(spec: ScenarioSpec) -> None:
             )
 
 
+def _numbered_message(spec: ScenarioSpec, path: str, number: int) -> MessageSpec:
+    """The [[message]] an expectation points to by its number, counted from 1."""
+    if number > len(spec.message):
+        raise SpecProblem(path, f"expected the number of a [[message]], 1 to {len(spec.message)}, got {number}")
+    return spec.message[number - 1]
+
+
 def _check_expectations(spec: ScenarioSpec) -> None:
     hosts = spec.hosts_named()
     for i, expect in enumerate(spec.expect, 1):
-        if expect.message > len(spec.message):
-            raise SpecProblem(
-                f"expect[{i}].message",
-                f"expected the number of a [[message]], 1 to {len(spec.message)}, got {expect.message}",
-            )
-        message = spec.message[expect.message - 1]
+        message = _numbered_message(spec, f"expect[{i}].message", expect.message)
         if expect.recipient.lower() not in (r.lower() for r in message.to):
             raise SpecProblem(
                 f"expect[{i}].recipient",
@@ -842,12 +844,7 @@ def _check_mail_auth(spec: ScenarioSpec) -> None:
                 f"got {entry.server!r}",
             )
     for i, expect in enumerate(spec.expect_auth, 1):
-        if expect.message > len(spec.message):
-            raise SpecProblem(
-                f"expect_auth[{i}].message",
-                f"expected the number of a [[message]], 1 to {len(spec.message)}, got {expect.message}",
-            )
-        message = spec.message[expect.message - 1]
+        message = _numbered_message(spec, f"expect_auth[{i}].message", expect.message)
         reached = [r.lower() for r in message.to]
         reached += [m.lower() for entry in spec.mailing_list if entry.address.lower() in reached for m in entry.members]
         if expect.recipient.lower() not in reached:
