@@ -325,3 +325,14 @@ def test_imap_client_answers_the_oauthbearer_error_with_ctrl_a() -> None:
 def test_imap_client_config_refuses_an_unknown_mechanism() -> None:
     with pytest.raises(LocalProtocolError):
         imap_client.ClientConfig(login="sasl", sasl_mechanism="NTLM")
+
+
+@pytest.mark.parametrize(
+    ("client", "ack"), [(sasl.OAuthBearerClient("bob", "t"), b"\x01"), (sasl.XOAuth2Client("bob", "t"), b"")]
+)
+def test_an_error_challenge_nested_too_deep_for_json_is_acknowledged_without_a_traceback(
+    client: sasl.OAuthBearerClient | sasl.XOAuth2Client, ack: bytes
+) -> None:
+    client.initial_response()
+    assert client.respond(b"[" * 5000) == ack
+    assert client.error == {}

@@ -395,7 +395,7 @@ def command_name(command: ev.Command) -> str:
 # --- the engine ------------------------------------------------------------------------------------------------
 
 
-class IMAPServer:
+class IMAPServer(sasl.SaslAnswers):
     """The server side of one IMAP connection.
 
     Attributes:
@@ -407,6 +407,9 @@ class IMAPServer:
         account, view: the logged-in account and the selected mailbox, if any.
         bad_in_a_row: consecutive BAD responses, against `config.max_bad_commands`.
     """
+
+    secret_event = SecretNeeded  # what the node answers with supply_secret()
+    token_event = TokenCredentials  # ... and with accept_token() or refuse_token()
 
     def __init__(
         self, config: ServerConfig | None = None, *, rng: sasl.RandomSource | random.Random | None = None
@@ -519,32 +522,6 @@ class IMAPServer:
         kind = ev.Authenticate if event.mechanism else ev.Login
         self._complete(event.tag, kind.__name__.upper(), response, kind)
 
-    def supply_secret(self, secret: sasl.ScramSecret | str | None) -> None:
-        """Answer `SecretNeeded`: the user's password (or SCRAM `ScramSecret`), None for no such user.
-
-        The mechanism compares digests or proofs; the engine goes on with a `+ ` continuation,
-        a `SaslVerified` event, or `NO [AUTHENTICATIONFAILED]` (RFC 2195 §2, RFC 5802 §5, RFC 3501 §6.2.2).
-        """
-        if not isinstance(self._awaiting, SecretNeeded) or self._sasl is None:
-            raise LocalProtocolError("supply_secret() answers a SecretNeeded event")
-        outcome = sasl.supply_secret(self._sasl, secret)
-        self._awaiting = None
-        self._sasl_outcome(outcome)
-
-    def accept_token(self, user: str = "") -> None:
-        """Answer `TokenCredentials`: the token is good; `SaslVerified` follows (RFC 7628 §3.2.1)."""
-        self._sasl_outcome(sasl.accept_token(self._token_mechanism(), user))
-
-    def refuse_token(self, status: str = "", scope: str = "") -> None:
-        """Answer `TokenCredentials`: the token is not good; send the JSON error as a `+ ` continuation.
-
-        Args:
-            status: OAUTHBEARER's error code ("invalid_token", "insufficient_scope", RFC 7628
-                §3.2.2, RFC 6750 §3.1), XOAUTH2's HTTP status ("401"); the usual one when "".
-            scope: the scope a good token would need.
-        """
-        self._sasl_outcome(sasl.refuse_token(self._token_mechanism(), status, scope))
-
     def tls_started(self) -> None:
         """The host finished the TLS handshake: what came before is forgotten (RFC 3501 §6.2.1)."""
         if self._mode is not _Mode.TLS:
@@ -628,12 +605,6 @@ class IMAPServer:
         self._reader.clear()
         self._sasl = None
         return ConnectionClosed(reason)
-
-    def _token_mechanism(self) -> sasl.SaslServer:
-        if not isinstance(self._awaiting, TokenCredentials) or self._sasl is None:
-            raise LocalProtocolError("accept_token() and refuse_token() answer a TokenCredentials event")
-        self._awaiting = None
-        return self._sasl
 
     def _take_awaiting(self) -> Awaiting:
         event = self._awaiting
@@ -869,16 +840,16 @@ class IMAPServer:
         self._sasl = server
         self._sasl_tag = command.tag
         self._mode = _Mode.SASL
-        self._sasl_outcome(server.begin(command.initial_response))
+        self._continue_sasl(server.begin(command.initial_response))
 
     def _sasl_line(self, content: bytes, too_long: bool) -> None:
         if too_long:
             self._sasl_fail(r.bad_command("Error in IMAP command AUTHENTICATE: Too long line."))
             return
         assert self._sasl is not None
-        self._sasl_outcome(self._sasl.feed(content.decode("ascii", errors="replace")))
+        self._continue_sasl(self._sasl.feed(content.decode("ascii", errors="replace")))
 
-    def _sasl_outcome(self, outcome: sasl.Outcome) -> None:
+    def _continue_sasl(self, outcome: sasl.Outcome) -> None:
         """One SASL round (RFC 3501 §6.2.2, RFC 4959): a `+` challenge, an event for the node, or a failure."""
         mechanism = self._sasl
         assert mechanism is not None

@@ -115,8 +115,11 @@ class Output:
     response: Response
 
 
-class POP3Server:
+class POP3Server(sasl.SaslAnswers):
     """The server side of one POP3 connection."""
+
+    secret_event = ev.SecretNeeded  # what the node answers with supply_secret()
+    token_event = ev.TokenCredentials  # ... and with accept_token() or refuse_token()
 
     def __init__(
         self,
@@ -220,32 +223,6 @@ class POP3Server:
             self.state = TRANSITIONS[(self.state, ev.AuthAborted)]
         self._reply(response)
 
-    def supply_secret(self, secret: sasl.ScramSecret | str | None) -> None:
-        """Answer `SecretNeeded`: the user's password (or SCRAM `ScramSecret`), None for no such user.
-
-        The mechanism compares digests or proofs; the engine goes on with a `+ ` challenge,
-        a `SaslVerified` event, or -ERR [AUTH] (RFC 2195 §2, RFC 5802 §5, RFC 5034 §4).
-        """
-        if not isinstance(self._awaiting, ev.SecretNeeded) or self._sasl is None:
-            raise LocalProtocolError("supply_secret() answers a SecretNeeded event")
-        outcome = sasl.supply_secret(self._sasl, secret)
-        self._awaiting = None
-        self._after_answer(outcome)
-
-    def accept_token(self, user: str = "") -> None:
-        """Answer `TokenCredentials`: the token is good; `SaslVerified` follows (RFC 7628 §3.2.1)."""
-        self._after_answer(sasl.accept_token(self._token_mechanism(), user))
-
-    def refuse_token(self, status: str = "", scope: str = "") -> None:
-        """Answer `TokenCredentials`: the token is not good; send the JSON error as a `+ ` challenge.
-
-        Args:
-            status: OAUTHBEARER's error code ("invalid_token", "insufficient_scope", RFC 7628
-                §3.2.2, RFC 6750 §3.1), XOAUTH2's HTTP status ("401"); the usual one when "".
-            scope: the scope a good token would need.
-        """
-        self._after_answer(sasl.refuse_token(self._token_mechanism(), status, scope))
-
     def autologout(self) -> None:
         """The client was silent past the autologout timer: -ERR and close, deleting nothing (RFC 1939 §3)."""
         if self.state is State.CLOSED:
@@ -310,13 +287,7 @@ class POP3Server:
         self._awaiting = None
         return event
 
-    def _token_mechanism(self) -> sasl.SaslServer:
-        if not isinstance(self._awaiting, ev.TokenCredentials) or self._sasl is None:
-            raise LocalProtocolError("accept_token() and refuse_token() answer a TokenCredentials event")
-        self._awaiting = None
-        return self._sasl
-
-    def _after_answer(self, outcome: sasl.Outcome) -> None:
+    def _continue_sasl(self, outcome: sasl.Outcome) -> None:
         event = self._sasl_outcome(outcome)
         if event is not None:
             self._queued.append(event)

@@ -44,6 +44,7 @@ Modules: `base` (errors, outcomes, framing, limits, the server interfaces), `pla
 
 from __future__ import annotations
 
+from simulator.protocol.sasl.answers import SaslAnswers
 from simulator.protocol.sasl.base import (
     MAX_MESSAGE_LENGTH,
     MAX_NONCE_LENGTH,
@@ -124,6 +125,7 @@ __all__ = [
     "PlainServer",
     "RandomSource",
     "SaslAborted",
+    "SaslAnswers",
     "SaslClient",
     "SaslDecodeError",
     "SaslError",

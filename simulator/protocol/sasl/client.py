@@ -9,7 +9,7 @@ from simulator.protocol.sasl.base import RandomSource
 from simulator.protocol.sasl.cram import CramMD5Client
 from simulator.protocol.sasl.oauth import OAuthBearerClient, XOAuth2Client
 from simulator.protocol.sasl.plain import LoginClient, PlainClient
-from simulator.protocol.sasl.scram import ScramSha256Client
+from simulator.protocol.sasl.scram import SaslPrepError, ScramSha256Client
 
 CLIENT_MECHANISMS: tuple[str, ...] = ("PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256", "XOAUTH2", "OAUTHBEARER")
 """Every mechanism `create_client` builds."""
@@ -41,17 +41,33 @@ def create_client(
     port: int | None = None,
     rng: RandomSource | random.Random | None = None,
 ) -> SaslClient | None:
-    """A fresh client exchange for mechanism `name` (case-insensitive), or None if unknown.
+    """A fresh client exchange for mechanism `name` (case-insensitive).
+
+    None when the mechanism is unknown, or cannot carry these credentials: a SCRAM user name or
+    password that SASLprep prohibits (RFC 4013 §2.3).
 
     Args:
         password: for PLAIN, LOGIN, CRAM-MD5 and SCRAM-SHA-256.
         token: the bearer token for XOAUTH2 and OAUTHBEARER.
         host, port: OAUTHBEARER's host= and port= (RFC 7628 §3.1).
         rng: where the SCRAM client nonce comes from; `secrets` when None.
-
-    Raises:
-        SaslPrepError: a SCRAM user name or password that SASLprep prohibits (RFC 4013 §2.3).
     """
+    try:
+        return _create(name, username, password, token, authzid, host, port, rng)
+    except SaslPrepError:
+        return None
+
+
+def _create(
+    name: str,
+    username: str,
+    password: str,
+    token: str,
+    authzid: str,
+    host: str,
+    port: int | None,
+    rng: RandomSource | random.Random | None,
+) -> SaslClient | None:
     match name.upper():
         case "PLAIN":
             return PlainClient(username, password, authzid)

@@ -257,63 +257,61 @@ def oauthbearer_response(token: str, *, authzid: str = "", host: str = "", port:
     return (header + "\x01" + "".join(p + "\x01" for p in [*pairs, f"auth=Bearer {token}"]) + "\x01").encode()
 
 
-class XOAuth2Client:
+class _BearerClient:
+    """Client side of a bearer-token mechanism: the message first, then the acknowledgement of an error.
+
+    Subclasses build the message and say how an error challenge is acknowledged.
+    """
+
+    name = ""
+    acknowledgement = b""
+
+    def __init__(self, message: bytes) -> None:
+        self._message = message
+        self.error: dict[str, str] | None = None
+        self._sent = False
+
+    def initial_response(self) -> bytes:
+        """The message, sent with the command (RFC 4422 §3.3)."""
+        self._sent = True
+        return self._message
+
+    def respond(self, challenge: bytes) -> bytes:
+        """An error challenge is JSON: keep it in `error` and acknowledge it.
+
+        Before the message went out, the server's empty challenge asks for it.
+        """
+        if not self._sent:
+            return self.initial_response()
+        self.error = _json_object(challenge)
+        return self.acknowledgement
+
+
+class XOAuth2Client(_BearerClient):
     """Client side of XOAUTH2: the message first, then an empty answer to an error challenge."""
 
     name = "XOAUTH2"
+    acknowledgement = b""
 
     def __init__(self, username: str, token: str) -> None:
-        self._message = xoauth2_response(username, token)
-        self.error: dict[str, str] | None = None
-        self._sent = False
-
-    def initial_response(self) -> bytes:
-        """The message, sent with the command (RFC 4422 §3.3)."""
-        self._sent = True
-        return self._message
-
-    def respond(self, challenge: bytes) -> bytes:
-        """An error challenge is JSON: keep it in `error` and answer with an empty response.
-
-        Before the message went out, the server's empty challenge asks for it.
-        """
-        if not self._sent:
-            return self.initial_response()
-        self.error = _json_object(challenge)
-        return b""
+        super().__init__(xoauth2_response(username, token))
 
 
-class OAuthBearerClient:
+class OAuthBearerClient(_BearerClient):
     """Client side of OAUTHBEARER: the message first, then ^A to an error challenge (RFC 7628 §3.2.3)."""
 
     name = "OAUTHBEARER"
+    acknowledgement = b"\x01"
 
     def __init__(self, username: str, token: str, *, host: str = "", port: int | None = None) -> None:
-        self._message = oauthbearer_response(token, authzid=username, host=host, port=port)
-        self.error: dict[str, str] | None = None
-        self._sent = False
-
-    def initial_response(self) -> bytes:
-        """The message, sent with the command (RFC 4422 §3.3)."""
-        self._sent = True
-        return self._message
-
-    def respond(self, challenge: bytes) -> bytes:
-        """Keep the JSON error in `error` and send the single ^A the RFC asks for.
-
-        Before the message went out, the server's empty challenge asks for it.
-        """
-        if not self._sent:
-            return self.initial_response()
-        self.error = _json_object(challenge)
-        return b"\x01"
+        super().__init__(oauthbearer_response(token, authzid=username, host=host, port=port))
 
 
 def _json_object(data: bytes) -> dict[str, str]:
     """A JSON object of strings, or {} when the challenge is not one."""
     try:
         value: object = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: a server's "[[[[..." too deep
         return {}
     if not isinstance(value, dict):
         return {}

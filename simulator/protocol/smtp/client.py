@@ -425,16 +425,13 @@ class SMTPClient:
     def _start_auth(self, mechanism: str) -> None:
         self.state = ClientState.AUTH
         mechanism = mechanism.upper()
-        try:
-            client = sasl.create_client(
-                mechanism,
-                username=self.config.username or "",
-                password=self.config.password or "",
-                token=self.config.token or "",
-                rng=self._rng,
-            )
-        except sasl.SaslPrepError:
-            client = None
+        client = sasl.create_client(
+            mechanism,
+            username=self.config.username or "",
+            password=self.config.password or "",
+            token=self.config.token or "",
+            rng=self._rng,
+        )
         if client is None:
             self._end_session(f"cannot authenticate with {mechanism}", SASL_UNUSABLE)
             return

@@ -130,8 +130,11 @@ class _Chunk:
     error: Reply | None
 
 
-class SMTPServer:
+class SMTPServer(sasl.SaslAnswers):
     """The server side of one SMTP connection."""
+
+    secret_event = ev.SecretNeeded  # what the node answers with supply_secret()
+    token_event = ev.TokenCredentials  # ... and with accept_token() or refuse_token()
 
     def __init__(
         self,
@@ -257,32 +260,6 @@ class SMTPServer:
             self._reset_transaction()
         self._reply(reply)
 
-    def supply_secret(self, secret: sasl.ScramSecret | str | None) -> None:
-        """Answer `SecretNeeded`: the user's password (or SCRAM `ScramSecret`), None for no such user.
-
-        The mechanism compares digests or proofs and the engine answers: 334 with the next
-        challenge, 235 2.7.0, or 535 5.7.8 (RFC 2195 §2, RFC 5802 §5, RFC 4954 §6).
-        """
-        if not isinstance(self._awaiting, ev.SecretNeeded) or self._sasl is None:
-            raise LocalProtocolError("supply_secret() answers a SecretNeeded event")
-        outcome = sasl.supply_secret(self._sasl, secret)
-        self._awaiting = None
-        self._sasl_outcome(outcome)
-
-    def accept_token(self, user: str = "") -> None:
-        """Answer `TokenCredentials`: the token is good, 235 2.7.0 (RFC 7628 §3.2.1, RFC 4954 §6)."""
-        self._sasl_outcome(sasl.accept_token(self._token_mechanism(), user))
-
-    def refuse_token(self, status: str = "", scope: str = "") -> None:
-        """Answer `TokenCredentials`: the token is not good; send the JSON error as a 334 challenge.
-
-        Args:
-            status: OAUTHBEARER's error code ("invalid_token", "insufficient_scope", RFC 7628
-                §3.2.2, RFC 6750 §3.1), XOAUTH2's HTTP status ("401"); the usual one when "".
-            scope: the scope a good token would need.
-        """
-        self._sasl_outcome(sasl.refuse_token(self._token_mechanism(), status, scope))
-
     def tls_started(self) -> None:
         """The host finished the TLS handshake: start over from EHLO (RFC 3207 §4.2)."""
         if self.state is not State.STARTTLS:
@@ -334,12 +311,6 @@ class SMTPServer:
 
     def _auth_offered(self) -> bool:
         return bool(self._mechanisms()) and (self.tls or not self.config.auth_requires_tls)
-
-    def _token_mechanism(self) -> sasl.SaslServer:
-        if not isinstance(self._awaiting, ev.TokenCredentials) or self._sasl is None:
-            raise LocalProtocolError("accept_token() and refuse_token() answer a TokenCredentials event")
-        self._awaiting = None
-        return self._sasl
 
     def _keywords(self) -> set[str]:
         # The offer changes only with TLS; keep the set for the two cases.
@@ -656,7 +627,7 @@ class SMTPServer:
             return None
         self._sasl = server
         self.state = TRANSITIONS[(self.state, ev.Auth)]
-        self._sasl_outcome(server.begin(words[1] if len(words) == 2 else None))
+        self._continue_sasl(server.begin(words[1] if len(words) == 2 else None))
         return ev.Auth(mechanism)
 
     def _read_sasl_line(self) -> ev.Event | _More | None:
@@ -669,10 +640,10 @@ class SMTPServer:
             self._sasl_fail(replies.AUTH_LINE_TOO_LONG)
             return None
         assert self._sasl is not None
-        self._sasl_outcome(self._sasl.feed(line.content.decode("ascii", errors="replace")))
+        self._continue_sasl(self._sasl.feed(line.content.decode("ascii", errors="replace")))
         return None
 
-    def _sasl_outcome(self, outcome: sasl.Outcome) -> None:
+    def _continue_sasl(self, outcome: sasl.Outcome) -> None:
         """Act on what the mechanism says: a 334 challenge, an event for the node, 235, or the failure reply."""
         mechanism = self._sasl
         assert mechanism is not None
