@@ -15,7 +15,7 @@ $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,tui]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,tui,notebook]'
 	touch $@ $(VENV)/.run-installed
 
 # The terminal app on the default world; without a terminal (a pipe, CI), its transcript instead.

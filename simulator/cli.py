@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from simulator import bridge, faults, scenarios
+from simulator import bridge, faults, scenarios, web
 from simulator.compare import COMPARED
 from simulator.scenarios import ScenarioError, ScenarioSpec
 from simulator.scenarios.schema import RETRIEVAL_PROFILES
@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a built-in scenario name or the path of a .toml file (default: basic)",
     )
     tui.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's, else 1)")
+    tui.add_argument("--lesson", metavar="ID", default=None, help="open on this lesson of the course (01, 02, ...)")
 
     serve = sub.add_parser("serve", help="expose the simulated servers to real clients on 127.0.0.1")
     serve.add_argument("scenario", nargs="?", default="basic", help="the world to serve (default: basic)")
@@ -138,6 +139,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1 only)")
     serve.add_argument("--spool", type=Path, metavar="DIR", help="write each accepted message and each delivery to DIR")
     serve.add_argument("--seed", type=int, default=1, help="random seed of the world (default 1)")
+
+    pages = sub.add_parser("web", help="serve the tutorial notebooks as web pages (Voila) on 127.0.0.1")
+    lab = sub.add_parser("notebook", help="open JupyterLab on the tutorial notebooks, on 127.0.0.1")
+    for page, purpose in ((pages, "serve just this one"), (lab, "open this one first")):
+        page.add_argument("lesson", nargs="?", help=f"a lesson id (01) or notebook name: {purpose}")
+        page.add_argument("--port", type=_port, default=0, metavar="P", help="port to listen on; 0 = any free port")
+        page.add_argument(
+            "--dir",
+            type=Path,
+            metavar="DIR",
+            help="the tutorials folder (default: the checkout's notebooks/, else the lessons written to the cache)",
+        )
     return parser
 
 
@@ -322,10 +335,23 @@ def _tui(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"smtpsim: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    lesson_id = None
+    if args.lesson is not None:
+        from simulator.lessons import LessonError, lesson, lessons  # noqa: PLC0415 (only for --lesson)
+
+        try:
+            lesson_id = lesson(args.lesson).id
+        except LessonError as exc:
+            print(f"smtpsim tui: {exc}", file=sys.stderr)
+            return USAGE_ERROR
+        except KeyError:
+            known = ", ".join(found.id for found in lessons()) or "none"
+            print(f"smtpsim tui: --lesson {args.lesson}: no such lesson (the lessons are {known})", file=sys.stderr)
+            return USAGE_ERROR
     # Textual is imported only for this command, so that `import simulator` stays light.
     from simulator.tui.app import SmtpsimApp  # noqa: PLC0415
 
-    SmtpsimApp(sim).run()
+    SmtpsimApp(sim, lesson=lesson_id).run()
     return 0
 
 
@@ -346,6 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _export(args)
     if args.command == "tui":
         return _tui(args)
+    if args.command in ("web", "notebook"):
+        return web.main(args.command, args.dir, args.lesson, args.port)
     return _serve(args)
 
 

@@ -314,6 +314,7 @@ class Console:
     unanswered: bool = field(init=False, default=False)
     _tags: int = field(init=False, default=0)
     _last_imap_command: str = field(init=False, default="")
+    _chunk_left: int = field(init=False, default=0)  # octets of a BDAT chunk still to be typed
 
     def __post_init__(self) -> None:
         offered = services(self.sim)
@@ -389,8 +390,15 @@ class Console:
         if not self.is_open:
             raise ConsoleError(f"the connection to {self.host} port {self.port} is closed")
         note = self._note(line)
-        # A line of a message gets no answer; the lone dot that ends it does (RFC 5321 §4.1.1.4).
+        # A line of a message gets no answer; the lone dot that ends it does (RFC 5321 §4.1.1.4),
+        # and a BDAT chunk is answered once its last octet is in (RFC 3030 §2).
         expect_reply = not (self.protocol == "SMTP" and self.state() == "DATA" and line != ".")
+        if self._chunk_left:
+            self._chunk_left = max(self._chunk_left - len(line.encode()) - 2, 0)
+            expect_reply = not self._chunk_left
+        elif self.protocol == "SMTP":
+            self._chunk_left = self._bdat_size(line)
+            expect_reply = expect_reply and not self._chunk_left
         if self.protocol == "IMAP" and (command := self._imap_command(line)) is not None:
             self._tags += 1
             self._last_imap_command = command
@@ -542,10 +550,24 @@ class Console:
         info = self._describe(line)
         return Note(data, summary or "(an empty line)", info[0], info[1])
 
+    def _bdat_size(self, line: str) -> int:
+        """The size of the chunk a BDAT line announces, when the server offers CHUNKING; else 0."""
+        words = line.split()
+        offered = self._extensions()
+        if len(words) < 2 or words[0].upper() != "BDAT" or not words[1].isdigit():
+            return 0
+        return int(words[1]) if offered is None or "CHUNKING" in offered else 0
+
     def _describe(self, line: str) -> tuple[str, str]:
         state = self.state()
         if state in ("STARTTLS", "STLS"):
             return TYPED_INTO_TLS
+        if self._chunk_left:
+            return (
+                f"Octets of the BDAT chunk ({self._chunk_left} still to come, this line's CRLF included): "
+                "the server counts them and answers once all are in; no dot ends a chunk.",
+                "RFC 3030 §2",
+            )
         if self.protocol == "SMTP":
             if state == "DATA":
                 if line == ".":

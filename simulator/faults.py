@@ -33,14 +33,18 @@ The command line and scenario files write faults as specs:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from simulator.net.network import TCPConnection
 from simulator.nodes.smtp_service import Interceptor
 from simulator.protocol.smtp import events as ev
 from simulator.protocol.smtp.replies import Reply
 from simulator.world import World
+
+if TYPE_CHECKING:
+    from simulator.sim import HostStatus
 
 
 class FaultSpecError(ValueError):
@@ -866,3 +870,32 @@ def _make(kind: str, target: str, value: str | None, spec: str) -> Fault:
     if problem not in DNS_KINDS or (problem == "wrongmx") != bool(host):
         raise FaultSpecError(f"fault {spec!r}: dns takes =nxdomain, =servfail, =nomx or =wrongmx:HOST")
     return DNSFault(domain=target, problem=problem, wrong_host=host)
+
+
+def kinds() -> dict[str, str]:
+    """Each fault kind with what real trouble it models, from the catalogue's own classes (front ends list them)."""
+    found: dict[str, str] = {}
+    pending: list[type[Fault]] = [Fault]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.kind:
+            found.setdefault(cls.kind, cls.models)
+    return {kind: found.get(kind, "") for kind in KINDS}
+
+
+def examples(hosts: Sequence[HostStatus], addresses: Sequence[str]) -> list[str]:
+    """One ready-to-edit spec per fault kind, naming this world's hosts and users."""
+    servers = [h.name for h in hosts if h.role == "mail-server"] or [h.name for h in hosts]
+    mx, relay = servers[-1], servers[0]
+    link = f"{relay}/{mx}"
+    rcpt = addresses[-1] if addresses else "bob@example.org"
+    sender = addresses[0] if addresses else "alice@example.com"
+    domain = rcpt.rpartition("@")[2]
+    return [
+        f"down:{mx},for=3600", f"crash:{mx},for=600", f"latency:{link}=0.5", f"loss:{link}=0.2",
+        f"partition:{link},for=600", f"drop-after:{mx}=data-end", f"silent:{mx}", f"overloaded:{mx}",
+        f"maxconn:{mx}=1", f"greylist:{mx}=300", f"diskfull:{mx}", f"mailboxfull:{rcpt}",
+        f"reject-sender:{sender}=550", f"reject-rcpt:{rcpt}=550", f"dns:{domain}=servfail",
+        f"strip-starttls:{link}", f"inject-starttls:{link}={rcpt}",
+    ]  # fmt: skip

@@ -29,7 +29,7 @@ from simulator.compare import COMPARED, Comparison, DeviceResult, ProfileResult,
 from simulator.faults import Fault
 from simulator.mail.ledger import Ledger
 from simulator.mail.queue import QueueEntry
-from simulator.mail.store import StoredMessage
+from simulator.mail.store import StoredMessage, canonical_name
 from simulator.net.kernel import Kernel
 from simulator.net.observers import Tap
 from simulator.nodes.device import MailDevice
@@ -187,18 +187,23 @@ class Simulation:
         self._checkpoint()
 
     @classmethod
-    def from_scenario(cls, scenario: str, seed: int | None = None, *, keylog: bool = False) -> Simulation:
+    def from_scenario(
+        cls, scenario: str, seed: int | None = None, *, keylog: bool = False, show_tcp: bool | None = None
+    ) -> Simulation:
         """Build a scenario: a built-in name (see `smtpsim list`) or the path of a .toml file.
 
         Args:
             seed: the random seed; None takes the file's `seed`, or 1.
             keylog: keep the TLS connections' key log lines (see `tls_keylog`).
+            show_tcp: trace TCP's handshakes, FINs and retransmissions too; None keeps the file's `show_tcp`.
 
         Raises:
             ScenarioError: the file is missing or wrong (one line says where and what was expected);
                 for an unknown built-in name it is also a KeyError.
         """
         spec = load(scenario)
+        if show_tcp is not None:
+            spec = spec.model_copy(update={"show_tcp": show_tcp})
         if seed is None:
             seed = spec.seed if spec.seed is not None else 1
         return cls(scenario, seed, spec, keylog=keylog)
@@ -230,12 +235,15 @@ class Simulation:
         lines = self._world.network.keylog
         return None if lines is None else list(lines)
 
-    def mailbox(self, address: str) -> list[StoredMessage]:
+    def mailbox(self, address: str, folder: str = "INBOX") -> list[StoredMessage]:
+        """The messages in one folder of that user's mailbox, oldest first: INBOX, or "Junk" where the
+        spam filter files what it suspects. A folder the user does not have (yet) is empty."""
         boxes = [b for s in self._world.servers.values() if (b := s.store.get(address)) is not None]
         if not boxes:
             raise KeyError(f"no mailbox for {address!r} in this world")
         # With a secondary MX that holds mailboxes too, the user sees both, oldest first.
-        return sorted((m for box in boxes for m in box.messages), key=lambda m: m.arrived)
+        found = [box.folders[name] for box in boxes if (name := canonical_name(folder)) in box.folders]
+        return sorted((m for box in found for m in box.messages.values()), key=lambda m: m.arrived)
 
     def compare_retrieval(self, profiles: Sequence[str] = COMPARED) -> Comparison:
         """Run this scenario once per retrieval profile, every reading device on it, and compare the runs.

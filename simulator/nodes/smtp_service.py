@@ -171,7 +171,7 @@ class SMTPService:
             conn.send(reply)
         elif isinstance(event, ev.Vrfy):
             known = self.accounts.find(event.argument)
-            conn.send(replies.vrfy_ok(event.argument) if known else replies.unknown_user(event.argument))
+            conn.send(replies.vrfy_ok(event.argument) if known else replies.vrfy_unknown(event.argument))
         elif isinstance(event, ev.AuthCredentials):
             user = self.accounts.check_password(event.username, event.password)
             ok = self.accounts.acting_as(user, event.authzid) is not None

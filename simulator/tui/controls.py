@@ -55,6 +55,7 @@ APP_CONTROLS: tuple[Control, ...] = (
     Control("question_mark", "app.help", "Help", "Help: the panes and the keys", key_display="?"),
     Control("p", "app.play", "Play", "Play the client: type SMTP, POP3 or IMAP commands to a server", False),
     Control("c", "app.compare", "Compare", "Compare POP3 and IMAP on two devices for one mailbox", False),
+    Control("L", "app.lessons", "Lessons", "Lessons: the course, page by page, with quizzes and scenarios to try"),
     Control("t", "app.toggle_theme", "Theme", "Theme: switch between the light and the dark theme", False),
     Control("q", "app.quit", "Quit", "Quit the app"),
 )

@@ -277,3 +277,33 @@ def test_back_works_over_a_long_console_session() -> None:
     # it and its reply replay as they were); left alone, the server then times out.
     assert [e.to_dict() for e in sim.trace[: len(everything) - 2]] == everything[:-2]
     assert sim.trace[len(everything) - 2].kind == "timeout"
+
+
+def test_a_typed_bdat_chunk_is_counted_and_answered_once_its_last_octet_is_in() -> None:
+    sim = Simulation.from_scenario("basic")
+    sim.run()
+    before = len(sim.mailbox("bob@example.org"))
+    console = smtp_to_mx(sim)
+    for line in ["EHLO console.localhost", "MAIL FROM:<learner@console.localhost>", "RCPT TO:<bob@example.org>"]:
+        console.send(line)
+    lines = ["Subject: in chunks", "", "Hello Bob."]
+    size = sum(len(line) + 2 for line in lines)
+    assert replies(console.send(f"BDAT {size} LAST")) == []  # the server waits for the octets
+    assert not console.unanswered, "no answer was due yet"
+    first = console.send(lines[0])
+    typed = next(e for e in first if e.src == CONSOLE_HOST)
+    assert typed.rfc == "RFC 3030 §2" and f"{size} still to come" in typed.explain
+    assert replies(first) == [] and replies(console.send(lines[1])) == []
+    assert not console.unanswered
+    last = console.send(lines[2])
+    assert replies(last)[0].startswith("250 2.0.0 Ok: queued as")
+    assert replies(console.send("NOOP"))[0].startswith("250"), "after the chunk, lines are commands again"
+    assert len(sim.mailbox("bob@example.org")) == before + 1
+
+
+def test_vrfy_of_an_unknown_user_says_nothing_about_bounces() -> None:
+    console = smtp_to_mx(Simulation.from_scenario("basic"))
+    console.send("EHLO console.localhost")
+    answer = next(e for e in console.send("VRFY nobody@example.org") if e.src != CONSOLE_HOST)
+    assert answer.summary.startswith("550 5.1.1 <nobody@example.org>: Recipient address rejected")
+    assert "nobody gets a bounce" in answer.explain

@@ -612,6 +612,17 @@ def relay_denied(address: str) -> Reply:
     )
 
 
+def vrfy_unknown(address: str) -> Reply:
+    """Postfix answers VRFY for an unknown user with the words of its RCPT refusal."""
+    return _reply(
+        Code.S550_MAILBOX_UNAVAILABLE,
+        "5.1.1",
+        f"<{address}>: Recipient address rejected: User unknown in local recipient table",
+        "No such mailbox here. VRFY only asks, so nothing is sent and nobody gets a bounce.",
+        "RFC 5321 §3.5.3, RFC 3463 §3.2",
+    )
+
+
 def vrfy_ok(address: str) -> Reply:
     return _reply(
         Code.S252_CANNOT_VRFY,

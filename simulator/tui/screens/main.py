@@ -9,7 +9,7 @@ while the panes keep the last picture and the keys keep answering.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -361,18 +361,23 @@ class MainScreen(Screen[None]):
     def on_fault_panel_inject(self, message: FaultPanel.Inject) -> None:
         if self._refuse_while_running():
             return
+        if self._inject(message.spec):
+            self.notify(f"Injected {self._injected[-1].spec}: step on to see what it does.")
+        self.refresh_views()
+
+    def _inject(self, spec: str) -> bool:
+        """Inject a fault from its spec from this point on; a bad spec is an error notification and changes nothing."""
         sim = self.simulation
         try:
-            fault = faults.parse(message.spec)
+            fault = faults.parse(spec)
             sim.inject(fault)
         except faults.FaultSpecError as exc:
             self.notify(str(exc), title="Cannot inject that fault", severity="error")
-            return
+            return False
         steps = len(sim.trace)
         self._forget_after(steps)
         self._injected.append(_Injected(steps, fault.spec()))
-        self.notify(f"Injected {fault.spec()}: step on to see what it does.")
-        self.refresh_views()
+        return True
 
     def action_reset(self) -> None:
         sim = self.simulation
@@ -399,7 +404,22 @@ class MainScreen(Screen[None]):
         if seed is not None:
             self._replace(self.simulation.scenario, seed)
 
-    def _replace(self, scenario: str, seed: int | None) -> bool:
+    def load(self, scenario: str, seed: int | None = None, fault_specs: Sequence[str] = ()) -> bool:
+        """Start `scenario` afresh with this seed and these faults injected at its start, as a lesson asks.
+
+        The same paths as the picker and the fault panel, so a lesson's world is shown as if the learner
+        had built it by hand; False (with an error notification) when it cannot be built.
+        """
+        if not self._replace(scenario, seed, announce=not fault_specs):
+            return False
+        injected = [spec for spec in fault_specs if self._inject(spec)]
+        if fault_specs:
+            self.refresh_views()
+            with_faults = f" with {', '.join(injected)}" if injected else ""
+            self.notify(f"{scenario} (seed {self.simulation.seed}){with_faults}: press s to step.")
+        return len(injected) == len(fault_specs)
+
+    def _replace(self, scenario: str, seed: int | None, *, announce: bool = True) -> bool:
         """Start `scenario` afresh; a scenario that cannot be loaded is an error notification and changes nothing."""
         if self._refuse_while_running():
             return False
@@ -413,5 +433,6 @@ class MainScreen(Screen[None]):
         self._states.clear()
         self._injected.clear()
         self.refresh_views()
-        self.notify(f"{sim.scenario} (seed {sim.seed}): press s to step.")
+        if announce:
+            self.notify(f"{sim.scenario} (seed {sim.seed}): press s to step.")
         return True

@@ -55,11 +55,16 @@ class PlayScreen(Screen[None]):
         Binding("tab", "complete", "Complete", show=False, priority=True),
     ]
 
-    def __init__(self, simulation: Simulation) -> None:
+    def __init__(self, simulation: Simulation, *, server: tuple[str, int] | None = None) -> None:
+        """Args:
+        simulation: the world whose servers to type to.
+        server: (host, port) to connect to at once, as a lesson asks; the learner picks one when None.
+        """
         super().__init__()
         self.simulation = simulation
         self.console: Console | None = None
         self._services = services(simulation)
+        self._server = server
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -87,6 +92,12 @@ class PlayScreen(Screen[None]):
                 )
             )
         self.query_one(Select).focus()
+        chosen = [s for s in self._services if (s.host, s.port) == self._server]
+        if chosen:
+            self.query_one(Select).value = chosen[0]  # Select.Changed connects, as if picked by hand
+        elif self._server is not None:
+            host, port = self._server
+            self.notify(f"{host} port {port} is not a server to type to here: pick one.", severity="warning")
 
     # --- connecting ---------------------------------------------------------------------------
 

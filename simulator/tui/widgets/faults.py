@@ -17,35 +17,6 @@ from simulator.sim import HostStatus
 from simulator.tui.widgets.text_pane import TextPane
 
 
-def _kinds() -> dict[str, str]:
-    """Each fault kind with what real trouble it models, from the catalogue's own classes."""
-    found: dict[str, str] = {}
-    pending: list[type[faults.Fault]] = [faults.Fault]
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        if cls.kind:
-            found.setdefault(cls.kind, cls.models)
-    return {kind: found.get(kind, "") for kind in faults.KINDS}
-
-
-def examples(hosts: list[HostStatus], addresses: list[str]) -> list[str]:
-    """One ready-to-edit spec per fault kind, naming this world's hosts and users."""
-    servers = [h.name for h in hosts if h.role == "mail-server"] or [h.name for h in hosts]
-    mx, relay = servers[-1], servers[0]
-    link = f"{relay}/{mx}"
-    rcpt = addresses[-1] if addresses else "bob@example.org"
-    sender = addresses[0] if addresses else "alice@example.com"
-    domain = rcpt.rpartition("@")[2]
-    return [
-        f"down:{mx},for=3600", f"crash:{mx},for=600", f"latency:{link}=0.5", f"loss:{link}=0.2",
-        f"partition:{link},for=600", f"drop-after:{mx}=data-end", f"silent:{mx}", f"overloaded:{mx}",
-        f"maxconn:{mx}=1", f"greylist:{mx}=300", f"diskfull:{mx}", f"mailboxfull:{rcpt}",
-        f"reject-sender:{sender}=550", f"reject-rcpt:{rcpt}=550", f"dns:{domain}=servfail",
-        f"strip-starttls:{link}", f"inject-starttls:{link}={rcpt}",
-    ]  # fmt: skip
-
-
 class FaultPanel(VerticalScroll):
     """An input for a fault spec (with completion from this world's examples), the faults in effect, the kinds."""
 
@@ -69,14 +40,14 @@ class FaultPanel(VerticalScroll):
         kinds = Text()
         kinds.append("Fault kinds\n", style="bold underline")
         kinds.append(f"{faults.GRAMMAR}\n", style="italic")
-        for kind, models in _kinds().items():
+        for kind, models in faults.kinds().items():
             kinds.append(f"{kind}", style="bold")
             kinds.append(f"  {models}\n")
         yield Static(kinds, id="fault-kinds")
 
     def show(self, hosts: list[HostStatus], addresses: list[str], in_effect: list[str]) -> None:
         """Offer this world's examples and list the faults installed so far."""
-        self.query_one("#fault-spec", Input).suggester = SuggestFromList(examples(hosts, addresses))
+        self.query_one("#fault-spec", Input).suggester = SuggestFromList(faults.examples(hosts, addresses))
         listed = Text()
         listed.append("Faults in this run\n", style="bold underline")
         listed.append("\n".join(in_effect) if in_effect else "none yet")

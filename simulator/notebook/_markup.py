@@ -1,0 +1,50 @@
+"""Small HTML helpers shared by the notebook widgets: escaping, wire bytes as text, clock times."""
+
+from __future__ import annotations
+
+import html
+
+from simulator.mail.headers import header_values
+
+WIRE_LIMIT = 2048  # octets of a write shown as text; a message body can be far longer
+
+OK_STYLE = "color:#1b5e20;background:#e8f5e9;border-left:4px solid #2e7d32"
+BAD_STYLE = "color:#b71c1c;background:#ffebee;border-left:4px solid #c62828"
+INFO_STYLE = "color:#0d47a1;background:#e3f2fd;border-left:4px solid #1565c0"
+STYLES = {"good": OK_STYLE, "bad": BAD_STYLE, "info": INFO_STYLE}
+
+
+def esc(text: object) -> str:
+    """`html.escape` of the text form of anything, quotes included."""
+    return html.escape(str(text))
+
+
+def clock(seconds: float) -> str:
+    """Simulated time as h:mm:ss.mmm, as the terminal app stamps lines."""
+    whole, fraction = divmod(seconds, 1.0)
+    minutes, secs = divmod(int(whole), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}.{int(fraction * 1000):03d}"
+
+
+def subject(content: bytes) -> str:
+    """The Subject of a message as stored, or a placeholder."""
+    found = header_values(content, "Subject")
+    return found[0] if found else "(no subject)"
+
+
+def wire_text(data: bytes) -> str:
+    """Bytes as text, line ends shown as an RFC writes them (<CR><LF>); not escaped."""
+    text = data[:WIRE_LIMIT].decode("utf-8", errors="replace")
+    shown = text.replace("\r\n", "<CR><LF>\n").replace("\r", "<CR>")
+    more = f"\n... {len(data) - WIRE_LIMIT} more octets" if len(data) > WIRE_LIMIT else ""
+    return shown.rstrip("\n") + more
+
+
+def heading(text: str) -> str:
+    return f"<b><u>{esc(text)}</u></b>"
+
+
+def notice_box(text: str, tone: str = "info") -> str:
+    """A coloured box holding escaped text: "good" is green, "bad" red, "info" blue."""
+    return f'<div style="{STYLES[tone]};padding:4px 8px;margin:2px 0">{esc(text)}</div>'
