@@ -49,6 +49,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/bench_world.py 1000 10000
 	$(BIN)/python bench/bench_tls.py
 	$(BIN)/python bench/bench_tui.py
+	$(BIN)/python bench/bench_notebooks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .cache

@@ -20,6 +20,13 @@ from simulator.trace import TraceEvent
 
 RETRIEVAL_PROTOCOLS = ("POP3", "IMAP")
 COMPARED = ("pop3-download-delete", "imap")  # what compare_retrieval() runs unless told
+COLUMNS = ("profile", "device", "shows", "unread", "on server", "sent", "received", "round trips", "commands")
+PROFILE_TITLES = {
+    "pop3-download-delete": "POP3, download and delete",
+    "pop3-leave-on-server": "POP3, leave on server",
+    "imap": "IMAP",
+    "imap-idle": "IMAP with IDLE",
+}
 
 
 @dataclass(frozen=True)
@@ -51,18 +58,20 @@ class Comparison:
     scenario: str
     results: tuple[ProfileResult, ...]
 
+    def rows(self) -> list[tuple[str, ...]]:
+        """One row per profile and device, under COLUMNS, as text."""
+        return [
+            (
+                result.profile, d.device, str(len(d.shows)), str(d.unread), str(result.left_on_server),
+                f"{d.bytes_sent} B", f"{d.bytes_received} B", str(d.round_trips), str(d.commands),
+            )
+            for result in self.results
+            for d in result.devices
+        ]  # fmt: skip
+
     def table(self) -> str:
-        header = ("profile", "device", "shows", "unread", "on server", "sent", "received", "round trips", "commands")
-        rows = [header]
-        for result in self.results:
-            for d in result.devices:
-                rows.append(
-                    (
-                        result.profile, d.device, str(len(d.shows)), str(d.unread), str(result.left_on_server),
-                        f"{d.bytes_sent} B", f"{d.bytes_received} B", str(d.round_trips), str(d.commands),
-                    )
-                )  # fmt: skip
-        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        rows = [COLUMNS, *self.rows()]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines)

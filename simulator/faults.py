@@ -522,7 +522,7 @@ class MaxConnections(_ServerFault):
         return f"{self.node} allows {self.limit} connection(s) per client"
 
     def on_connect(self, server: str, peer: tuple[str, str], open_from_peer: int) -> Reply | None:
-        if server != self.node or open_from_peer <= self.limit or not self.fires():
+        if server != self.node or open_from_peer <= self.limit or self._superseded() or not self.fires():
             return None
         self._trace(
             f"fault: {server} refuses a connection from {peer[1]} ({open_from_peer} open, limit {self.limit})",
@@ -535,6 +535,12 @@ class MaxConnections(_ServerFault):
 
     def value_text(self) -> str | None:
         return str(self.limit)
+
+    def _superseded(self) -> bool:
+        """A limit set later on the same host replaces this one while it lasts, as a changed setting would."""
+        assert self.world is not None
+        later = self.world.faults[self.world.faults.index(self) + 1 :]
+        return any(isinstance(f, MaxConnections) and f.node == self.node and f.active for f in later)
 
 
 @dataclass

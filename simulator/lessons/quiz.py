@@ -18,6 +18,7 @@ the learner chose to `check()`, which returns the `Feedback` to show.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from simulator import faults as catalogue
 from simulator.nodes.tls_channel import TLS_PREFIX
 from simulator.sim import Simulation
-from simulator.trace import TraceEvent
+from simulator.trace import Note, TraceEvent
 
 REPLY_CODE = re.compile(r"[2-5][0-9][0-9]")
 
@@ -85,26 +86,49 @@ class ChoiceQuestion(_Question):
 
 
 class NextReplyQuestion(_Question):
-    """Which reply code does the server send to this client line? Answered by the scenario's trace."""
+    """Which reply comes next to this client line? Answered by the scenario's trace.
+
+    SMTP's answer is a three-digit code; POP3's +OK or -ERR; IMAP's the status of the tagged
+    response (OK, NO or BAD), or + when the server first asks for more (a continuation request).
+    """
 
     kind: Literal["next-reply"] = "next-reply"
     scenario: str
     seed: int = 1
     faults: list[str] = []
-    after: str  # the start of the client's line, as the transcript shows it: "RCPT TO:<nobody@example.org>"
+    # The start of the client's line as the transcript shows it ("RCPT TO:<nobody@example.org>",
+    # "a3 UID FETCH"), or "." for the lone dot that ends a message.
+    after: str
     server: str = ""  # the server it is said to (the first connection where the line is said, if empty)
 
     @property
     def reply(self) -> tuple[str, str]:
         """The server's reply line to the client's line, and its explanation, from the scenario's trace."""
+        line, explain, _ = self._found
+        return line, explain
+
+    @property
+    def code(self) -> str:
+        """The answer to type: 354, +OK, -ERR, OK, NO, BAD or +."""
+        line, _, protocol = self._found
+        return _code(line, protocol)
+
+    @property
+    def _found(self) -> tuple[str, str, str]:
         return _reply_after(_run(self.scenario, self.seed, tuple(self.faults)), self.after, self.server)
 
     def check(self, answer: int | str) -> Feedback:
-        typed = str(answer).strip()
+        line, explain, protocol = self._found
+        code, typed = _code(line, protocol), str(answer).strip().upper()
+        if protocol != "SMTP":
+            meanings = _MEANINGS[protocol]
+            if typed not in meanings:
+                return Feedback(False, f"Type one of {', '.join(meanings)}.")
+            if typed == code:
+                return Feedback(True, _joined(f"Right: the server answers {line}", explain, self.why))
+            return Feedback(False, f"Not {typed}, which would mean {meanings[typed]}. Try again.")
         if not REPLY_CODE.fullmatch(typed):
             return Feedback(False, "Type a three-digit reply code, such as 250.")
-        line, explain = self.reply
-        code = line[:3]
         if typed == code:
             return Feedback(True, _joined(f"Right: the server answers {line}", explain, self.why))
         if typed[0] == code[0]:
@@ -157,6 +181,15 @@ class BrokenLineQuestion(_Question):
 
 Question = Annotated[ChoiceQuestion | NextReplyQuestion | BrokenLineQuestion, Field(discriminator="kind")]
 
+_MEANINGS = {
+    "POP3": {"+OK": "success", "-ERR": "a refusal or an error", "+": "go on: the server asks for more"},
+    "IMAP": {
+        "OK": "the command worked",
+        "NO": "the command was understood but failed",
+        "BAD": "the command was not understood (bad syntax, or not allowed in this state)",
+        "+": "go on: the server asks for more (a continuation request)",
+    },
+}
 _CLASSES = {
     "2": "success",
     "3": "go on, send the rest",
@@ -185,17 +218,34 @@ def _run(scenario: str, seed: int, faults: tuple[str, ...]) -> list[TraceEvent]:
     return sim.trace
 
 
-def _reply_after(trace: list[TraceEvent], after: str, server: str) -> tuple[str, str]:
-    """SMTP answers every command unit in order (RFC 5321 §4.1): the n-th client unit gets the n-th reply after
-    the greeting, pipelined or not, in clear or inside TLS."""
+def _code(line: str, protocol: str) -> str:
+    if protocol == "SMTP":
+        return line[:3]
+    if line.startswith("+") and not line.startswith("+OK"):
+        return "+"
+    word = line.split(" ", 2)[0 if protocol == "POP3" else 1]
+    return word.upper()
+
+
+def _reply_after(trace: list[TraceEvent], after: str, server: str) -> tuple[str, str, str]:
+    """The reply to the first client line that starts with `after`: its line, explanation and protocol."""
     for event in trace:
-        if event.kind != "send" or event.protocol != "SMTP" or event.conn is None or server not in (event.dst, ""):
+        if event.kind != "send" or event.protocol not in _PAIRED or event.conn is None:
+            continue
+        if server not in (event.dst, "") or event.src == event.dst:
             continue
         for unit in event.units:
-            if _line(unit.summary).startswith(after) and not _is_record(unit.data):
-                return _nth_reply(trace, event, unit.summary)
+            if not _is_record(unit.data) and _said(unit.data, _line(unit.summary), after, event.protocol):
+                line, explain = _PAIRED[event.protocol](trace, event, unit.summary)
+                return line, explain, event.protocol
     where = f" to {server}" if server else ""
     raise LookupError(f"no client line starting {after!r}{where} in the trace")
+
+
+def _said(data: bytes, line: str, after: str, protocol: str) -> bool:
+    if after == ".":  # the end of a message: the unit that carries it, or a dot typed alone
+        return protocol == "SMTP" and (data.endswith(b"\r\n.\r\n") or data == b".\r\n")
+    return line.startswith(after)
 
 
 def _line(summary: str) -> str:
@@ -207,29 +257,51 @@ def _is_record(data: bytes) -> bool:
     return len(data) > 1 and data[0] in (0x14, 0x15, 0x16, 0x17) and data[1] == 0x03
 
 
-def _nth_reply(trace: list[TraceEvent], asked: TraceEvent, summary: str) -> tuple[str, str]:
-    client, server, conn = asked.src, asked.dst, asked.conn
-    sent = replies = 0
-    greeted = False
+def _units(trace: list[TraceEvent], conn: int | None) -> Iterator[tuple[TraceEvent, Note]]:
+    """The protocol units written on one connection, in order, TLS records of their own left out."""
     for event in trace:
-        if event.kind != "send" or event.conn != conn:
-            continue
-        for unit in event.units:
-            if _is_record(unit.data):
+        if event.kind == "send" and event.conn == conn:
+            yield from ((event, unit) for unit in event.units if not _is_record(unit.data))
+
+
+def _nth_reply(trace: list[TraceEvent], asked: TraceEvent, summary: str) -> tuple[str, str]:
+    """SMTP and POP3 answer every command in order (RFC 5321 §4.1, RFC 1939 §3): after the greeting, the n-th
+    client unit gets the n-th reply, pipelined or not, in clear or inside TLS."""
+    sent = replies = 0
+    greeted = counting = False
+    for event, unit in _units(trace, asked.conn):
+        if event.src == asked.src and not counting:
+            sent += 1
+            counting = event.seq == asked.seq and unit.summary == summary
+        elif event.src == asked.dst:
+            if not greeted:
+                greeted = True
                 continue
-            if event.src == client:
-                if event.seq <= asked.seq:
-                    sent += 1
-                if event.seq == asked.seq and unit.summary == summary:
-                    break
-            elif event.src == server:
-                if not greeted:
-                    greeted = True
-                    continue
-                replies += 1
-                if event.seq > asked.seq and replies == sent:
-                    return _line(unit.summary), unit.explain
+            replies += 1
+            if counting and replies == sent:
+                return _line(unit.summary), unit.explain
     raise LookupError(f"the server never answered {summary!r}")
+
+
+def _tagged_reply(trace: list[TraceEvent], asked: TraceEvent, summary: str) -> tuple[str, str]:
+    """IMAP answers a command with its tag (RFC 3501 §2.2.2); untagged data comes first, and a `+` continuation
+    request when the server wants more before it can answer."""
+    said = _line(summary)
+    # A line of one word (DONE, a SASL answer) finishes the command before it, which the tagged reply is for.
+    tag, done = said.split(" ", 1)[0], said.upper() == "DONE"
+    after = False
+    for event, unit in _units(trace, asked.conn):
+        line = _line(unit.summary)
+        if event.seq == asked.seq and unit.summary == summary:
+            after = True
+        elif not after and event.src == asked.src and " " not in said and " " in line:
+            tag = line.split(" ", 1)[0]
+        elif after and event.src == asked.dst and ((line.startswith("+") and not done) or line.split(" ", 1)[0] == tag):
+            return line, unit.explain
+    raise LookupError(f"the server never answered {summary!r}")
+
+
+_PAIRED = {"SMTP": _nth_reply, "POP3": _nth_reply, "IMAP": _tagged_reply}
 
 
 _NOT_OFFERED = ("return-path", "received", "authentication-results", "x-spam")

@@ -19,14 +19,6 @@ def esc(text: object) -> str:
     return html.escape(str(text))
 
 
-def clock(seconds: float) -> str:
-    """Simulated time as h:mm:ss.mmm, as the terminal app stamps lines."""
-    whole, fraction = divmod(seconds, 1.0)
-    minutes, secs = divmod(int(whole), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}.{int(fraction * 1000):03d}"
-
-
 def subject(content: bytes) -> str:
     """The Subject of a message as stored, or a placeholder."""
     found = header_values(content, "Subject")

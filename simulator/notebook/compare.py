@@ -9,18 +9,11 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from simulator.compare import COMPARED, Comparison, ProfileResult
+from simulator.compare import COLUMNS, COMPARED, PROFILE_TITLES, Comparison, ProfileResult
 from simulator.notebook._markup import esc, notice_box
 from simulator.scenarios.schema import ClientHost
 from simulator.sim import Simulation
 
-TITLES = {
-    "pop3-download-delete": "POP3, download and delete",
-    "pop3-leave-on-server": "POP3, leave on server",
-    "imap": "IMAP",
-    "imap-idle": "IMAP with IDLE",
-}
-COLUMNS = ("profile", "device", "shows", "unread", "on server", "sent", "received", "round trips", "commands")
 NO_DEVICES = (
     "No device reads mail in this scenario (none has check times), so there is nothing to compare. "
     "Try one where devices check a mailbox: pop3-vs-imap, pop3-download-delete or imap-two-devices."
@@ -65,7 +58,7 @@ class Compare(widgets.VBox):
         self.comparison = comparison
         self.profiles = tuple(result.profile for result in comparison.results)
         users = sorted({h.user for h in readers})
-        sides = " and ".join(TITLES.get(p, p) for p in self.profiles)
+        sides = " and ".join(PROFILE_TITLES.get(p, p) for p in self.profiles)
         self.message.value = (
             f"<p><b>The same history, read two ways.</b> Mailbox {esc(', '.join(users))}, read by "
             f"{esc(', '.join(h.name for h in readers))}: the scenario runs from the start once per way of reading "
@@ -81,7 +74,7 @@ class Compare(widgets.VBox):
 
 def _side(result: ProfileResult) -> str:
     """One column: what each device shows after the run, and what stayed on the server."""
-    out = [f"<h4>{esc(TITLES.get(result.profile, result.profile))}</h4>"]
+    out = [f"<h4>{esc(PROFILE_TITLES.get(result.profile, result.profile))}</h4>"]
     for device in result.devices:
         items = "".join(f"<li>{esc(subject)}</li>" for subject in device.shows) or "<li><i>nothing</i></li>"
         out.append(
@@ -94,12 +87,8 @@ def _side(result: ProfileResult) -> str:
 def _table(comparison: Comparison) -> str:
     """The figures, one row per profile and device."""
     head = "".join(f'<th style="text-align:left;padding:2px 8px">{esc(name)}</th>' for name in COLUMNS)
-    rows = []
-    for result in comparison.results:
-        for d in result.devices:
-            cells = (
-                result.profile, d.device, len(d.shows), d.unread, result.left_on_server,
-                f"{d.bytes_sent} B", f"{d.bytes_received} B", d.round_trips, d.commands,
-            )  # fmt: skip
-            rows.append("<tr>" + "".join(f'<td style="padding:2px 8px">{esc(c)}</td>' for c in cells) + "</tr>")
+    rows = [
+        "<tr>" + "".join(f'<td style="padding:2px 8px">{esc(c)}</td>' for c in cells) + "</tr>"
+        for cells in comparison.rows()
+    ]
     return f'<table class="smtpsim-compare"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'

@@ -13,10 +13,11 @@ import ipywidgets as widgets
 from traitlets import Float, Int, Unicode, observe
 
 from simulator import faults as catalogue
-from simulator.notebook._markup import clock, esc, heading, notice_box, subject, wire_text
+from simulator.notebook._markup import esc, heading, notice_box, subject, wire_text
 from simulator.sim import Simulation
 from simulator.trace import Note, TraceEvent
 from simulator.views.sequence import render_sequence_svg
+from simulator.views.transcript import clock
 
 SHOWN = 12  # lines per mailbox or queue: a load test puts thousands in one
 LABEL_LENGTH = 100  # characters of an event's summary in the list

@@ -50,6 +50,14 @@ class _Context:
         return other is not None and (self.conn, self.client, self.server) == (other.conn, other.client, other.server)
 
 
+def clock(seconds: float) -> str:
+    """Simulated time as h:mm:ss.mmm, for a mailbox's arrival or a queue's next try, where hours pass."""
+    whole, fraction = divmod(seconds, 1.0)
+    minutes, secs = divmod(int(whole), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}.{int(fraction * 1000):03d}"
+
+
 def render_transcript(
     events: Iterable[TraceEvent], *, explain: bool = True, full: bool = False, width: int = 100
 ) -> str:

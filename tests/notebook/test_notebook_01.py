@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.notebook.kernel import outputs_of, run_notebook, text_of
-
-WIDGET = "application/vnd.jupyter.widget-view+json"
+from tests.notebook.kernel import WIDGET, assert_every_quiz_answered, outputs_of, run_notebook, text_of
 
 CHECK = """
 stepper = _live("Stepper")[0]
-arrows = [stepper.diagram.value.count('class="step arrow')]
-for _ in range(6):
-    stepper.step_button.click()
-    arrows.append(stepper.diagram.value.count('class="step arrow'))
+arrows = _click_step(stepper, 6)
 position_after_steps = stepper.position
 stepper.back_button.click()
 position_after_back = stepper.position
@@ -22,22 +17,7 @@ stepper.run_button.click()
 outcome = [(o.recipient, o.status) for o in stepper.sim.outcome()]
 delivered_at = [e.time for e in stepper.sim.trace if e.kind == "deliver"]
 
-quizzes = {}
-for quiz in _live("Quiz"):
-    question = quiz.question
-    if question.kind == "choice":
-        wrong, right = (question.answer + 1) % len(question.choices), question.answer
-    else:
-        wrong, right = "250" if question.reply[0][:3] != "250" else "550", question.reply[0][:3]
-    first = quiz.answer(wrong)
-    after_wrong = quiz.correct
-    second = quiz.answer(right)
-    quizzes[question.id] = {
-        "wrong": [after_wrong, first.text],
-        "right": [quiz.correct, second.text],
-        "attempts": quiz.attempts,
-        "feedback_shows_right": second.text[:20] in quiz.feedback.value,
-    }
+quizzes = _answer_every_quiz()
 print(_json.dumps({
     "arrows": arrows, "position_after_steps": position_after_steps, "position_after_back": position_after_back,
     "injected": injected, "outcome": outcome, "delivered_at": delivered_at, "quizzes": quizzes,
@@ -69,10 +49,7 @@ def test_notebook_01_runs_and_its_widgets_work(tmp_path: Path) -> None:
     # Each quiz: wrong first (with its reason), then right.
     quizzes = seen["quizzes"]
     assert set(quizzes) == {"who-first", "after-data", "port"}
-    for answers in quizzes.values():
-        assert answers["wrong"][0] is False and answers["right"][0] is True
-        assert answers["right"][1].startswith("Right") and answers["attempts"] == 2
-        assert answers["feedback_shows_right"]
+    assert_every_quiz_answered(quizzes)
     assert quizzes["who-first"]["wrong"][1].startswith("Not quite. DNS was needed")
     assert quizzes["after-data"]["right"][1].startswith("Right: the server answers 354")
     assert "a 2xx reply means success" in quizzes["after-data"]["wrong"][1]

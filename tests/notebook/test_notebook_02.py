@@ -4,38 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.notebook.kernel import outputs_of, run_notebook, text_of
-
-WIDGET = "application/vnd.jupyter.widget-view+json"
+from tests.notebook.kernel import WIDGET, assert_every_quiz_answered, outputs_of, run_notebook, text_of
 
 QUIZZES = """
-import html as _html
-quizzes = {}
-for quiz in _live("Quiz"):
-    question = quiz.question
-    if question.kind == "choice":
-        wrong, right = (question.answer + 1) % len(question.choices), question.answer
-    else:
-        wrong, right = "250" if question.reply[0][:3] != "250" else "550", question.reply[0][:3]
-    first = quiz.answer(wrong)
-    after_wrong = quiz.correct
-    second = quiz.answer(right)
-    quizzes[question.id] = {
-        "wrong": [after_wrong, first.text],
-        "right": [quiz.correct, second.text],
-        "attempts": quiz.attempts,
-        "feedback_shows_right": second.text[:40] in _html.unescape(quiz.feedback.value),
-    }
+quizzes = _answer_every_quiz()
 """
 
 CHECK = (
     QUIZZES
     + """
 stepper = _live("Stepper")[0]
-arrows = [stepper.diagram.value.count('class="step arrow')]
-for _ in range(6):
-    stepper.step_button.click()
-    arrows.append(stepper.diagram.value.count('class="step arrow'))
+arrows = _click_step(stepper, 6)
 position = stepper.position
 stepper.run_button.click()
 outcome = sorted((o.recipient, o.status) for o in stepper.sim.outcome())
@@ -105,9 +84,6 @@ def test_notebook_02_runs_and_its_widgets_work(tmp_path: Path) -> None:
 
     quizzes = seen["quizzes"]
     assert set(quizzes) == {"second-code", "nobody-at-mx", "nobody-at-msa", "rcpt-first", "four-or-five"}
-    for answers in quizzes.values():
-        assert answers["wrong"][0] is False and answers["right"][0] is True
-        assert answers["right"][1].startswith("Right") and answers["attempts"] == 2
-        assert answers["feedback_shows_right"]
+    assert_every_quiz_answered(quizzes)
     assert quizzes["nobody-at-mx"]["right"][1].startswith("Right: the server answers 550 5.1.1")
     assert quizzes["rcpt-first"]["wrong"][1].startswith("Not quite. Waiting changes nothing")

@@ -4,28 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.notebook.kernel import outputs_of, run_notebook, text_of
-
-WIDGET = "application/vnd.jupyter.widget-view+json"
+from tests.notebook.kernel import WIDGET, assert_every_quiz_answered, outputs_of, run_notebook, text_of
 
 QUIZZES = """
-import html as _html
-quizzes = {}
-for quiz in _live("Quiz"):
-    question = quiz.question
-    if question.kind == "choice":
-        wrong, right = (question.answer + 1) % len(question.choices), question.answer
-    else:
-        wrong, right = "250" if question.reply[0][:3] != "250" else "550", question.reply[0][:3]
-    first = quiz.answer(wrong)
-    after_wrong = quiz.correct
-    second = quiz.answer(right)
-    quizzes[question.id] = {
-        "wrong": [after_wrong, first.text],
-        "right": [quiz.correct, second.text],
-        "attempts": quiz.attempts,
-        "feedback_shows_right": second.text[:40] in _html.unescape(quiz.feedback.value),
-    }
+quizzes = _answer_every_quiz()
 """
 
 CHECK = (
@@ -38,10 +20,7 @@ retry_delivered = [e.time for e in retry.sim.trace if e.kind == "deliver"]
 retry_defers = [e.summary for e in retry.sim.trace if "defers" in e.summary]
 
 breakit = steppers["basic"]
-arrows = [breakit.diagram.value.count('class="step arrow')]
-for _ in range(11):
-    breakit.step_button.click()
-    arrows.append(breakit.diagram.value.count('class="step arrow'))
+arrows = _click_step(breakit, 11)
 position = breakit.position
 last = breakit.sim.trace[-1].summary
 offered = "down:mx.example.org,for=3600" in breakit.fault_menu.options
@@ -99,9 +78,6 @@ def test_notebook_04_runs_and_its_widgets_work(tmp_path: Path) -> None:
 
     quizzes = seen["quizzes"]
     assert set(quizzes) == {"next-retry", "greylisted", "why-resend", "null-sender", "retry-or-return"}
-    for answers in quizzes.values():
-        assert answers["wrong"][0] is False and answers["right"][0] is True
-        assert answers["right"][1].startswith("Right") and answers["attempts"] == 2
-        assert answers["feedback_shows_right"]
+    assert_every_quiz_answered(quizzes)
     assert quizzes["greylisted"]["right"][1].startswith("Right: the server answers 451 4.7.1")
     assert "a 2xx reply means success" in quizzes["greylisted"]["wrong"][1]

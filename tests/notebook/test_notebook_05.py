@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.notebook.kernel import outputs_of, run_notebook, text_of
-
-WIDGET = "application/vnd.jupyter.widget-view+json"
+from tests.notebook.kernel import WIDGET, assert_every_quiz_answered, outputs_of, run_notebook, text_of
 
 CHECK = """
-import html as _html
 
-def _arrows(stepper):
-    return stepper.diagram.value.count('class="step arrow')
 
 # The STARTTLS Stepper: six clicks on Step, then Run to the end.
-grown = [_arrows(tls)]
-for _ in range(6):
-    tls.step_button.click()
-    grown.append(_arrows(tls))
+grown = _click_step(tls, 6)
 tls_position = tls.position
 tls.run_button.click()
 tls_summaries = [e.summary for e in tls.sim.trace]
@@ -42,22 +34,7 @@ after_ehlo = _html.unescape(console.output.value)
 console.send("AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAHdvbmRlcmxhbmQ=")
 after_auth = _html.unescape(console.output.value)
 
-quizzes = {}
-for quiz in _live("Quiz"):
-    question = quiz.question
-    if question.kind == "choice":
-        wrong, right = (question.answer + 1) % len(question.choices), question.answer
-    else:
-        wrong, right = "250" if question.reply[0][:3] != "250" else "550", question.reply[0][:3]
-    first = quiz.answer(wrong)
-    after_wrong = quiz.correct
-    second = quiz.answer(right)
-    quizzes[question.id] = {
-        "wrong": [after_wrong, first.text],
-        "right": [quiz.correct, second.text],
-        "attempts": quiz.attempts,
-        "feedback_shows_right": second.text[:40] in _html.unescape(quiz.feedback.value),
-    }
+quizzes = _answer_every_quiz()
 print(_json.dumps({
     "grown": grown, "tls_position": tls_position, "tls_summaries": tls_summaries, "tls_outcome": tls_outcome,
     "implicit_first": implicit_first, "wrong_outcome": wrong_outcome, "wrong_replies": wrong_replies,
@@ -118,10 +95,7 @@ def test_notebook_05_runs_and_its_widgets_work(tmp_path: Path) -> None:
     # Each quiz: wrong first (with its reason), then right.
     quizzes = seen["quizzes"]
     assert set(quizzes) == {"base64", "starttls-reply", "implicit", "scram-reply", "oauth-why"}
-    for answers in quizzes.values():
-        assert answers["wrong"][0] is False and answers["right"][0] is True
-        assert answers["right"][1].startswith("Right") and answers["attempts"] == 2
-        assert answers["feedback_shows_right"]
+    assert_every_quiz_answered(quizzes)
     assert quizzes["starttls-reply"]["right"][1].startswith("Right: the server answers 220 2.0.0 Ready to start TLS")
     assert quizzes["scram-reply"]["right"][1].startswith("Right: the server answers 535 5.7.8")
     assert quizzes["base64"]["wrong"][1].startswith("Not quite. Many servers do refuse")

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.notebook.kernel import outputs_of, run_notebook, text_of
-
-WIDGET = "application/vnd.jupyter.widget-view+json"
+from tests.notebook.kernel import WIDGET, assert_every_quiz_answered, outputs_of, run_notebook, text_of
 
 CHECK = """
-import html as _html
 
-def _arrows(stepper):
-    return stepper.diagram.value.count('class="step arrow')
 
 # spf-fail: five clicks on Step, then Run; the checks as the trace records them.
-grown = [_arrows(spf)]
-for _ in range(5):
-    spf.step_button.click()
-    grown.append(_arrows(spf))
+grown = _click_step(spf, 5)
 spf_position = spf.position
 spf.run_button.click()
 spf_checks = [e.summary for e in spf.sim.trace if e.kind in ("spf", "dkim", "dmarc", "deliver")]
@@ -41,26 +33,7 @@ while not any(e.summary.startswith("550") for e in dmarc.sim.trace):
 dmarc_refused = [e.summary for e in dmarc.sim.trace if e.summary.startswith("550")]
 steps_to_550 = dmarc.position - at_dot
 
-quizzes = {}
-for quiz in _live("Quiz"):
-    question = quiz.question
-    if question.kind == "choice":
-        wrong, right = (question.answer + 1) % len(question.choices), question.answer
-    elif question.kind == "broken-line":
-        wrong = question.options().index("From: Alice <alice@example.com>")
-        right = question.breaking[0]
-    else:
-        wrong, right = "250" if question.reply[0][:3] != "250" else "550", question.reply[0][:3]
-    first = quiz.answer(wrong)
-    after_wrong = quiz.correct
-    second = quiz.answer(right)
-    quizzes[question.id] = {
-        "wrong": [after_wrong, first.text],
-        "right": [quiz.correct, second.text],
-        "attempts": quiz.attempts,
-        "feedback_shows_right": second.text[:40] in _html.unescape(quiz.feedback.value),
-        "right_option": question.options()[right] if question.kind != "next-reply" else right,
-    }
+quizzes = _answer_every_quiz()
 print(_json.dumps({
     "grown": grown, "spf_position": spf_position, "spf_checks": spf_checks, "dkim_checks": dkim_checks,
     "spam_verdicts": spam_verdicts, "dmarc_refused": dmarc_refused, "steps_to_550": steps_to_550,
@@ -111,10 +84,7 @@ def test_notebook_06_runs_and_its_widgets_work(tmp_path: Path) -> None:
 
     quizzes = seen["quizzes"]
     assert set(quizzes) == {"spf-what", "dkim-line", "dmarc-reply", "false-positive-fix", "ml-privacy"}
-    for answers in quizzes.values():
-        assert answers["wrong"][0] is False and answers["right"][0] is True
-        assert answers["right"][1].startswith("Right") and answers["attempts"] == 2
-        assert answers["feedback_shows_right"]
+    assert_every_quiz_answered(quizzes)
     assert quizzes["dkim-line"]["right_option"] == "-- "
     assert quizzes["dkim-line"]["wrong"][1] == "That line is exactly as the signer sent it. Try again."
     assert quizzes["dmarc-reply"]["right"][1].startswith("Right: the server answers 550 5.7.1 rejected by DMARC")

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.notebook.kernel import outputs_of, run_notebook, text_of
-
-WIDGET = "application/vnd.jupyter.widget-view+json"
+from tests.notebook.kernel import WIDGET, assert_every_quiz_answered, outputs_of, run_notebook, text_of
 
 CHECK = r"""
 def _shows(stepper):
     return {name: sorted(m.subject for m in d.messages.values()) for name, d in stepper.sim.devices.items()}
 
 # The download-and-delete Stepper: six steps, the diagram grows; then run to the end.
-arrows = [pop3_delete.diagram.value.count('class="step arrow')]
-for _ in range(6):
-    pop3_delete.step_button.click()
-    arrows.append(pop3_delete.diagram.value.count('class="step arrow'))
+arrows = _click_step(pop3_delete, 6)
 position = pop3_delete.position
 pop3_delete.run_button.click()
 delete_shows = _shows(pop3_delete)
@@ -52,19 +47,7 @@ for line in [
     imap.line.value = line
     imap.send_button.click()
 
-quizzes = {}
-for quiz in _live("Quiz"):
-    question = quiz.question
-    if question.kind == "choice":
-        wrong, right = (question.answer + 1) % len(question.choices), question.answer
-    else:
-        wrong, right = "250" if question.reply[0][:3] != "250" else "550", question.reply[0][:3]
-    first = quiz.answer(wrong)
-    after_wrong = quiz.correct
-    second = quiz.answer(right)
-    quizzes[question.id] = {
-        "wrong": [after_wrong, first.text], "right": [quiz.correct, second.text], "attempts": quiz.attempts,
-    }
+quizzes = _answer_every_quiz()
 compared = {
     r.profile: {d.device: [len(d.shows), d.unread, d.round_trips] for d in r.devices}
     for r in compare.comparison.results
@@ -83,8 +66,8 @@ print(_json.dumps({
 def test_notebook_07_runs_and_its_widgets_work(tmp_path: Path) -> None:
     notebook, seen = run_notebook("07-pop3-vs-imap", CHECK, tmp_path)
 
-    # Four Steppers, two Consoles, one Compare and five quizzes shown.
-    assert len(outputs_of(notebook, WIDGET)) == 12
+    # Four Steppers, two Consoles, one Compare and six quizzes shown.
+    assert len(outputs_of(notebook, WIDGET)) == 13
     printed = text_of(notebook)
     assert "DELE 1                 -> ['+OK Marked to be deleted.']" in printed
     assert "STAT                   -> ['+OK 0 0']" in printed
@@ -128,9 +111,9 @@ def test_notebook_07_runs_and_its_widgets_work(tmp_path: Path) -> None:
 
     # Each quiz: wrong first (with its reason), then right.
     quizzes = seen["quizzes"]
-    assert set(quizzes) == {"filed", "dele-then-break", "uidl", "seen-on-phone", "phone-pop3"}
-    for answers in quizzes.values():
-        assert answers["wrong"][0] is False and answers["right"][0] is True
-        assert answers["right"][1].startswith("Right") and answers["attempts"] == 2
+    assert set(quizzes) == {"filed", "dele-then-break", "uidl", "seen-on-phone", "idle-answer", "phone-pop3"}
+    assert_every_quiz_answered(quizzes, feedback=False)
     assert quizzes["filed"]["right"][1].startswith("Right: the server answers 250 2.0.0 Ok: queued as")
+    assert quizzes["idle-answer"]["right"][1].startswith("Right: the server answers + idling")
+    assert quizzes["idle-answer"]["wrong"][1].startswith("Not NO, which would mean the command was understood")
     assert quizzes["phone-pop3"]["wrong"][1].startswith("Not quite. That is the pop3-download-delete scenario")

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.notebook.kernel import outputs_of, run_notebook, text_of
-
-WIDGET = "application/vnd.jupyter.widget-view+json"
+from tests.notebook.kernel import WIDGET, assert_every_quiz_answered, outputs_of, run_notebook, text_of
 
 CHECK = """
-import html as _html
 
-def _arrows(stepper):
-    return stepper.diagram.value.count('class="step arrow')
 
 def _senders(stepper):
     return [
@@ -21,10 +16,7 @@ def _senders(stepper):
     ]
 
 # The eavesdropper world: five clicks on Step, then Run; both observers kept something.
-grown = [_arrows(tap)]
-for _ in range(5):
-    tap.step_button.click()
-    grown.append(_arrows(tap))
+grown = _click_step(tap, 5)
 tap_position = tap.position
 tap.run_button.click()
 observers = {name: len(o.seen) for name, o in tap.sim.observers.items()}
@@ -73,22 +65,7 @@ after_carol = _html.unescape(console.output.value)
 console.send("RCPT TO:<bob@example.org>")
 after_bob = _html.unescape(console.output.value)[len(after_carol):]
 
-quizzes = {}
-for quiz in _live("Quiz"):
-    question = quiz.question
-    if question.kind == "choice":
-        wrong, right = (question.answer + 1) % len(question.choices), question.answer
-    else:
-        wrong, right = "250" if question.reply[0][:3] != "250" else "554", question.reply[0][:3]
-    first = quiz.answer(wrong)
-    after_wrong = quiz.correct
-    second = quiz.answer(right)
-    quizzes[question.id] = {
-        "wrong": [after_wrong, first.text],
-        "right": [quiz.correct, second.text],
-        "attempts": quiz.attempts,
-        "feedback_shows_right": second.text[:40] in _html.unescape(quiz.feedback.value),
-    }
+quizzes = _answer_every_quiz()
 print(_json.dumps({
     "grown": grown, "tap_position": tap_position, "observers": observers, "strip_faults": strip_faults,
     "strip_outcome": strip_outcome, "offered": offered, "relay_hellos": relay_hellos, "relay_clear": relay_clear,
@@ -159,10 +136,7 @@ def test_notebook_08_runs_and_its_widgets_work(tmp_path: Path) -> None:
 
     quizzes = seen["quizzes"]
     assert set(quizzes) == {"observer-learns", "mta-sts", "smuggling-why", "relay-reply"}
-    for answers in quizzes.values():
-        assert answers["wrong"][0] is False and answers["right"][0] is True
-        assert answers["right"][1].startswith("Right") and answers["attempts"] == 2
-        assert answers["feedback_shows_right"]
+    assert_every_quiz_answered(quizzes)
     assert quizzes["relay-reply"]["right"][1].startswith("Right: the server answers 250 2.1.5 Ok")
     assert quizzes["observer-learns"]["wrong"][1].startswith("Not quite. The clear-text EHLO only names")
     assert quizzes["smuggling-why"]["wrong"][1].startswith("Not quite. TLS would hide the bytes")

@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.notebook.kernel import outputs_of, run_notebook, text_of
-
-WIDGET = "application/vnd.jupyter.widget-view+json"
+from tests.notebook.kernel import WIDGET, assert_every_quiz_answered, outputs_of, run_notebook, text_of
 
 CHECK = r"""
 # The rate-limited Stepper: step until the first 421, as the lesson asks.
@@ -25,19 +23,7 @@ limited.run_button.click()
 outcome = [o.status for o in limited.sim.outcome()]
 delivered_at = sorted(e.time for e in limited.sim.trace if e.kind == "deliver")
 
-quizzes = {}
-for quiz in _live("Quiz"):
-    question = quiz.question
-    if question.kind == "choice":
-        wrong, right = (question.answer + 1) % len(question.choices), question.answer
-    else:
-        wrong, right = "250" if question.reply[0][:3] != "250" else "550", question.reply[0][:3]
-    first = quiz.answer(wrong)
-    after_wrong = quiz.correct
-    second = quiz.answer(right)
-    quizzes[question.id] = {
-        "wrong": [after_wrong, first.text], "right": [quiz.correct, second.text], "attempts": quiz.attempts,
-    }
+quizzes = _answer_every_quiz()
 print(_json.dumps({
     "arrows": arrows, "at_first_421": at_first_421, "queues_pane": queues_pane, "outcome": outcome,
     "delivered_at": delivered_at, "quizzes": quizzes,
@@ -73,9 +59,7 @@ def test_notebook_09_runs_plots_and_its_widgets_work(tmp_path: Path) -> None:
 
     quizzes = seen["quizzes"]
     assert set(quizzes) == {"little", "waves", "greylisted", "scale-out"}
-    for answers in quizzes.values():
-        assert answers["wrong"][0] is False and answers["right"][0] is True
-        assert answers["right"][1].startswith("Right") and answers["attempts"] == 2
+    assert_every_quiz_answered(quizzes, feedback=False)
     assert quizzes["greylisted"]["right"][1].startswith("Right: the server answers 451 4.7.1")
     assert (
         quizzes["little"]["wrong"][1]

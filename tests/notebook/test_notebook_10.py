@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.notebook.kernel import outputs_of, run_notebook, text_of
-
-WIDGET = "application/vnd.jupyter.widget-view+json"
+from tests.notebook.kernel import WIDGET, assert_every_quiz_answered, outputs_of, run_notebook, text_of
 
 CHECK = r"""
 from pathlib import Path as _Path
 
 # The model scenario's Stepper: a few steps, then run.
-arrows = [model.diagram.value.count('class="step arrow')]
-for _ in range(5):
-    model.step_button.click()
-    arrows.append(model.diagram.value.count('class="step arrow'))
+arrows = _click_step(model, 5)
 position = model.position
 model.run_button.click()
 model_outcome = sorted((o.recipient, o.status) for o in model.sim.outcome())
@@ -26,19 +21,7 @@ own.run_button.click()
 own_outcome = sorted((o.recipient, o.status) for o in own.sim.outcome())
 predicted = predict.choices[predict.answer]
 
-quizzes = {}
-for quiz in _live("Quiz"):
-    question = quiz.question
-    if question.kind == "choice":
-        wrong, right = (question.answer + 1) % len(question.choices), question.answer
-    else:
-        wrong, right = "250" if question.reply[0][:3] != "250" else "550", question.reply[0][:3]
-    first = quiz.answer(wrong)
-    after_wrong = quiz.correct
-    second = quiz.answer(right)
-    quizzes[question.id] = {
-        "wrong": [after_wrong, first.text], "right": [quiz.correct, second.text], "attempts": quiz.attempts,
-    }
+quizzes = _answer_every_quiz()
 print(_json.dumps({
     "arrows": arrows, "position": position, "model_outcome": model_outcome, "own_outcome": own_outcome,
     "predicted": predicted, "files": sorted(p.name for p in _Path(".").iterdir()), "quizzes": quizzes,
@@ -73,9 +56,7 @@ def test_notebook_10_runs_and_its_widgets_work(tmp_path: Path) -> None:
 
     quizzes = seen["quizzes"]
     assert set(quizzes) == {"typo", "check-empty", "carol-fate", "carol-rcpt", "nobody", "first-retry", "where-answer"}
-    for answers in quizzes.values():
-        assert answers["wrong"][0] is False and answers["right"][0] is True
-        assert answers["right"][1].startswith("Right") and answers["attempts"] == 2
+    assert_every_quiz_answered(quizzes, feedback=False)
     assert quizzes["carol-rcpt"]["right"][1].startswith("Right: the server answers 550 5.1.1 <carol@example.org>")
     assert quizzes["nobody"]["right"][1].startswith("Right: the server answers 550 5.1.1 <nobody@example.org>")
     assert quizzes["carol-fate"]["wrong"][1].startswith("Not quite. A refused connection is temporary")

@@ -120,7 +120,7 @@ def answers(question: Question) -> tuple[int | str, int | str]:
     if isinstance(question, ChoiceQuestion):
         return next(i for i in range(len(question.choices)) if i != question.answer), question.answer
     if isinstance(question, NextReplyQuestion):
-        right = question.reply[0][:3]
+        right = question.code
         return ("550" if right != "550" else "250"), right
     assert isinstance(question, BrokenLineQuestion)
     options = question.options()

@@ -232,3 +232,17 @@ def test_no_accepted_message_is_ever_lost(
         if len(copies) > 1:
             assert all(m.duplicate_of for m in copies[1:])  # marked
             assert duplicates  # and only through the RFC 1047 window
+
+
+def test_a_later_connection_limit_replaces_the_earlier_one_while_it_lasts() -> None:
+    def refused(extra: list[str]) -> int:
+        sim = Simulation.from_scenario("rate-limited", seed=1)
+        for spec in extra:
+            sim.inject(faults.parse(spec))
+        sim.run()
+        return sum(1 for e in sim.trace if e.kind == "fault" and "refuses a connection" in e.summary)
+
+    strict = refused([])
+    assert strict > 0, "the scenario's own limit of one connection turns some away"
+    assert refused(["maxconn:mx.example.org=10"]) == 0, "the limit raised to ten: nobody is turned away"
+    assert refused(["maxconn:mx.example.org=10,for=0.001"]) == strict, "once the raised limit ends, one applies"

@@ -173,7 +173,7 @@ def test_every_lesson_is_numbered_in_order_and_every_question_resolves() -> None
         assert item.questions, f"lesson {item.id} asks nothing"
         for question in item.questions:
             if isinstance(question, NextReplyQuestion):
-                assert question.check(question.reply[0][:3]).correct
+                assert question.check(question.code).correct
             elif isinstance(question, BrokenLineQuestion):
                 assert question.breaking
             options = question.options()
@@ -229,3 +229,27 @@ def test_the_course_table_lists_every_lesson_in_order_with_its_minutes() -> None
     assert [n[4:6] for n in notes] == [item.id for item in lessons()]
     for note, item in zip(notes, lessons(), strict=True):
         assert note.startswith(f"- **{item.id} ({item.meta.minutes} min).**")
+
+
+def test_a_pop3_question_is_answered_with_ok_or_err_in_order() -> None:
+    question = NextReplyQuestion(id="q", prompt="?", scenario="pop3-download-delete", after="RETR 1")
+    assert question.code == "+OK" and question.reply[0].startswith("+OK ") and "octets" in question.reply[0]
+    assert question.check("+ok").correct
+    wrong = question.check("-ERR")
+    assert not wrong.correct and wrong.text == "Not -ERR, which would mean a refusal or an error. Try again."
+    assert question.check("250").text == "Type one of +OK, -ERR, +."
+
+
+def test_an_imap_question_is_answered_by_the_tagged_reply_or_a_continuation() -> None:
+    select = NextReplyQuestion(id="q", prompt="?", scenario="imap-two-devices", after="A0002 SELECT")
+    assert select.code == "OK" and select.reply[0] == "A0002 OK [READ-WRITE] Select completed."
+    idle = select.model_copy(update={"scenario": "imap-idle-push", "after": "A0003 IDLE"})
+    assert idle.code == "+" and idle.reply[0] == "+ idling"
+    done = idle.model_copy(update={"after": "DONE"})
+    assert done.code == "OK" and done.reply[0] == "A0003 OK Idle completed."
+    assert "not understood" in select.check("BAD").text
+
+
+def test_a_dot_asks_for_the_reply_to_the_end_of_the_message() -> None:
+    question = NextReplyQuestion(id="q", prompt="?", scenario="dmarc-reject", after=".", server="mx.example.org")
+    assert question.reply[0] == "550 5.7.1 rejected by DMARC policy for example.com"

@@ -17,17 +17,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from simulator.compare import Comparison, ProfileResult
+from simulator.compare import COLUMNS, PROFILE_TITLES, Comparison, ProfileResult
 from simulator.sim import Simulation
 
 POP3_PROFILES = ("pop3-download-delete", "pop3-leave-on-server")
-TITLES = {
-    "pop3-download-delete": "POP3, download and delete",
-    "pop3-leave-on-server": "POP3, leave on server",
-    "imap": "IMAP",
-    "imap-idle": "IMAP with IDLE",
-}
-COLUMNS = ("profile", "device", "shows", "unread", "on server", "sent", "received", "round trips", "commands")
 NO_DEVICES = (
     "No device reads mail in this scenario, so there is nothing to compare. Pick one where devices "
     "check a mailbox (pop3-vs-imap, pop3-download-delete, imap-two-devices) with the scenario picker."
@@ -75,7 +68,7 @@ class CompareScreen(Screen[None]):
             Text.assemble(
                 ("The same history, read two ways. ", "bold"),
                 f"Mailbox {', '.join(readers)}, read by {', '.join(self.simulation.devices)}: the scenario runs "
-                f"from the start once with every device on {TITLES[self.pop3_profile]} and once on IMAP "
+                f"from the start once with every device on {PROFILE_TITLES[self.pop3_profile]} and once on IMAP "
                 "(same messages, same check times, same seed). Running…",
             )
         )
@@ -100,20 +93,13 @@ class CompareScreen(Screen[None]):
         self.query_one("#compare-intro", Static).update(
             Text.assemble(
                 ("The same history, read two ways. ", "bold"),
-                "Left: every device on "
-                f"{TITLES[pop3.profile]}; right: on {TITLES[imap.profile]}. The figures come from each run's trace.",
+                f"Left: every device on {PROFILE_TITLES[pop3.profile]}; right: on {PROFILE_TITLES[imap.profile]}. "
+                "The figures come from each run's trace.",
             )
         )
         self.query_one("#compare-pop3-body", Static).update(_side(pop3))
         self.query_one("#compare-imap-body", Static).update(_side(imap))
-        rows = [
-            (
-                result.profile, d.device, str(len(d.shows)), str(d.unread), str(result.left_on_server),
-                f"{d.bytes_sent} B", f"{d.bytes_received} B", str(d.round_trips), str(d.commands),
-            )
-            for result in comparison.results
-            for d in result.devices
-        ]  # fmt: skip
+        rows = comparison.rows()
         table = self.query_one(DataTable)
         table.clear(columns=True)
         # Widths given, not measured later: the table is laid out once, the same way every time.
@@ -136,7 +122,7 @@ class CompareScreen(Screen[None]):
 def _side(result: ProfileResult) -> Text:
     """One column: what each device shows after the run, and what stayed on the server."""
     text = Text()
-    text.append(TITLES.get(result.profile, result.profile) + "\n", style="bold underline")
+    text.append(PROFILE_TITLES.get(result.profile, result.profile) + "\n", style="bold underline")
     for device in result.devices:
         text.append(f"\n{device.device}\n", style="bold")
         text.append(f"  shows {len(device.shows)}, {device.unread} unread\n")

@@ -7,16 +7,9 @@ from rich.text import Text
 from simulator.mail.headers import header_values
 from simulator.sim import Simulation
 from simulator.tui.widgets.text_pane import TextPane
+from simulator.views.transcript import clock
 
 SHOWN = 12  # lines per mailbox or queue; a load test puts thousands in one
-
-
-def _clock(seconds: float) -> str:
-    """Simulated time as h:mm:ss.mmm, the way the transcript stamps lines."""
-    whole, fraction = divmod(seconds, 1.0)
-    minutes, secs = divmod(int(whole), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}.{int(fraction * 1000):03d}"
 
 
 def _subject(content: bytes) -> str:
@@ -41,7 +34,7 @@ class MailboxesAndQueues(TextPane):
                 continue  # a user whose mail is kept elsewhere (a sender only)
             out.append(f"{user.address}: {len(messages)} message{'s' if len(messages) != 1 else ''}\n")
             for stored in messages[-SHOWN:]:
-                out.append(f"  UID {stored.uid} at {_clock(stored.arrived)} {_subject(stored.content)}\n")
+                out.append(f"  UID {stored.uid} at {clock(stored.arrived)} {_subject(stored.content)}\n")
         out.append("\nQueues\n", style="bold underline")
         for host in sim.hosts():
             if host.role != "mail-server":
@@ -51,7 +44,7 @@ class MailboxesAndQueues(TextPane):
             for entry in entries[:SHOWN]:
                 pending = ", ".join(r.address for r in entry.pending) or "-"
                 wait = max(entry.next_attempt - sim.now, 0.0)
-                retry = "sending now" if entry.in_flight else f"next try {_clock(entry.next_attempt)} (in {wait:.0f} s)"
+                retry = "sending now" if entry.in_flight else f"next try {clock(entry.next_attempt)} (in {wait:.0f} s)"
                 out.append(f"  {entry.queue_id} to {pending}\n")
                 out.append(f"    {entry.attempts} tr{'y' if entry.attempts == 1 else 'ies'}; {retry}\n")
             if len(entries) > SHOWN:
