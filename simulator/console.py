@@ -224,6 +224,8 @@ SMTP_OTHER = {
     smtp_ev.AuthCredentials: "the base64 answer to the server's challenge, or * to cancel",
     smtp_state.TLSEstablished: "a TLS handshake, which nobody can type: only closing is left",
 }
+# Between two BDAT chunks (RFC 3030 §2): the next chunk, announced by its size; never a dot.
+BETWEEN_CHUNKS = "the next chunk: BDAT and its size in octets (LAST on the final one), then exactly that many"
 POP3_OTHER = {
     pop3_ev.AuthCredentials: "the base64 answer to the server's challenge, or * to cancel",
     pop3_state.TLSEstablished: "a TLS handshake, which nobody can type: only closing is left",
@@ -243,7 +245,8 @@ EXTENSION_OF = {"AUTH": "AUTH", "STARTTLS": "STARTTLS", "BDAT": "CHUNKING"}
 def _smtp_expects(state: smtp_state.State) -> Expectation:
     table = smtp_state.TRANSITIONS
     rows = [(verb, kind, table[(state, kind)]) for kind, verb in SMTP_VERBS.items() if (state, kind) in table]
-    waits = [text for kind, text in SMTP_OTHER.items() if (state, kind) in table]
+    other = SMTP_OTHER | ({smtp_ev.DataComplete: BETWEEN_CHUNKS} if state is smtp_state.State.BDAT else {})
+    waits = [text for kind, text in other.items() if (state, kind) in table]
     return _expectation(state, rows, waits, table.keys())
 
 
@@ -392,11 +395,12 @@ class Console:
         note = self._note(line)
         # A line of a message gets no answer; the lone dot that ends it does (RFC 5321 §4.1.1.4),
         # and a BDAT chunk is answered once its last octet is in (RFC 3030 §2).
-        expect_reply = not (self.protocol == "SMTP" and self.state() == "DATA" and line != ".")
+        state = self.state()
+        expect_reply = not (self.protocol == "SMTP" and state == "DATA" and line != ".")
         if self._chunk_left:
             self._chunk_left = max(self._chunk_left - len(line.encode()) - 2, 0)
             expect_reply = not self._chunk_left
-        elif self.protocol == "SMTP":
+        elif self.protocol == "SMTP" and state not in ("DATA", "AUTH"):  # where a line is a command
             self._chunk_left = self._bdat_size(line)
             expect_reply = expect_reply and not self._chunk_left
         if self.protocol == "IMAP" and (command := self._imap_command(line)) is not None:
@@ -429,6 +433,12 @@ class Console:
         name = self.state()
         if name is None:
             return Expectation("CLOSED", "the connection is closed", other="nothing: open a new connection")
+        if self.protocol == "SMTP" and self._chunk_left:
+            return Expectation(
+                name,
+                "reading a BDAT chunk",
+                other=f"{self._chunk_left} more octets of the chunk (each line's CRLF counts two); no dot ends it",
+            )
         if self.protocol == "SMTP":
             return self._offered(_smtp_expects(smtp_state.State[name]))
         if self.protocol == "POP3":
@@ -643,6 +653,17 @@ class DialogueLine:
     lines: tuple[str, ...]
     explain: str
     rfc: str
+
+    @property
+    def refused(self) -> bool:
+        """A server's refusal: SMTP 4xx or 5xx, POP3 -ERR, an IMAP tagged NO or BAD ("a1 NO ...")."""
+        if self.who != "server":
+            return False
+        first = self.lines[0]
+        if first.startswith(("4", "5", "-ERR")):
+            return True
+        words = first.split(" ", 2)
+        return len(words) > 1 and words[0] != "*" and words[1] in ("NO", "BAD")
 
 
 def describe_exchange(events: Sequence[TraceEvent]) -> list[DialogueLine]:

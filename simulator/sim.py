@@ -27,6 +27,7 @@ from dataclasses import InitVar, dataclass, field
 
 from simulator.compare import COMPARED, Comparison, DeviceResult, ProfileResult, device_traffic, with_profile
 from simulator.faults import Fault
+from simulator.faults import parse as parse_fault
 from simulator.mail.ledger import Ledger
 from simulator.mail.queue import QueueEntry
 from simulator.mail.store import StoredMessage, canonical_name
@@ -188,7 +189,13 @@ class Simulation:
 
     @classmethod
     def from_scenario(
-        cls, scenario: str, seed: int | None = None, *, keylog: bool = False, show_tcp: bool | None = None
+        cls,
+        scenario: str,
+        seed: int | None = None,
+        *,
+        keylog: bool = False,
+        show_tcp: bool | None = None,
+        faults: Sequence[str] = (),
     ) -> Simulation:
         """Build a scenario: a built-in name (see `smtpsim list`) or the path of a .toml file.
 
@@ -196,17 +203,22 @@ class Simulation:
             seed: the random seed; None takes the file's `seed`, or 1.
             keylog: keep the TLS connections' key log lines (see `tls_keylog`).
             show_tcp: trace TCP's handshakes, FINs and retransmissions too; None keeps the file's `show_tcp`.
+            faults: fault specs to inject at the start, beside the scenario's own (as `--fault` does).
 
         Raises:
             ScenarioError: the file is missing or wrong (one line says where and what was expected);
                 for an unknown built-in name it is also a KeyError.
+            FaultSpecError: one of `faults` cannot be read or names what this world does not have.
         """
         spec = load(scenario)
         if show_tcp is not None:
             spec = spec.model_copy(update={"show_tcp": show_tcp})
         if seed is None:
             seed = spec.seed if spec.seed is not None else 1
-        return cls(scenario, seed, spec, keylog=keylog)
+        sim = cls(scenario, seed, spec, keylog=keylog)
+        for fault in faults:
+            sim.inject_spec(fault)
+        return sim
 
     # --- observing ---------------------------------------------------------------------
 
@@ -244,6 +256,25 @@ class Simulation:
         # With a secondary MX that holds mailboxes too, the user sees both, oldest first.
         found = [box.folders[name] for box in boxes if (name := canonical_name(folder)) in box.folders]
         return sorted((m for box in found for m in box.messages.values()), key=lambda m: m.arrived)
+
+    def mailboxes(self) -> dict[str, dict[str, list[StoredMessage]]]:
+        """Every user of the scenario with a mailbox in this world, and their folders: INBOX, then those
+        that hold mail (Junk, a folder an IMAP client made), by name."""
+        found: dict[str, dict[str, list[StoredMessage]]] = {}
+        for user in self._spec.user:
+            accounts = [a for s in self._world.servers.values() if (a := s.store.get(user.address)) is not None]
+            if not accounts:
+                continue  # a user whose mail is kept elsewhere (a sender only)
+            folders = {"INBOX": self.mailbox(user.address)}
+            for name in sorted({name for account in accounts for name in account.folders} - {"INBOX"}):
+                if messages := self.mailbox(user.address, name):
+                    folders[name] = messages
+            found[user.address] = folders
+        return found
+
+    def queues(self) -> dict[str, list[QueueEntry]]:
+        """Each mail server's outbound queue (see `queue`)."""
+        return {host.name: self.queue(host.name) for host in self.hosts() if host.role == "mail-server"}
 
     def compare_retrieval(self, profiles: Sequence[str] = COMPARED) -> Comparison:
         """Run this scenario once per retrieval profile, every reading device on it, and compare the runs.
@@ -353,6 +384,21 @@ class Simulation:
         pristine = copy.deepcopy(fault)
         copy.deepcopy(fault).install(self._world)  # raises FaultSpecError before anything changes
         self._actions.append(Injection(self._shown, pristine))
+
+    def inject_spec(self, spec: str) -> Fault:
+        """Break the world at the current point with a fault spec (the grammar is in simulator.faults).
+
+        `at=` is a simulated time, and one already past (the default 0, once the world has run) means
+        now, so that `for=` counts from here: `down:mx.example.org,for=3600` is an hour from now.
+        Returns the fault as injected.
+
+        Raises:
+            FaultSpecError: the spec cannot be read, or names a host or address this world does not have.
+        """
+        fault = parse_fault(spec)
+        fault.at = max(fault.at, self._now)
+        self.inject(fault)
+        return fault
 
     def check_mail(self, device: str, at: float | None = None) -> None:
         """Have a device check its mailbox, now or at simulated time `at` (see `devices`)."""

@@ -4,7 +4,10 @@ Voila and JupyterLab run as a child process (`python -m voila`, `python -m jupyt
 in this one, so `import simulator` never imports Jupyter and no Jupyter start-up code can take the
 command's own signal handling or output over. The child gets a session of its own: Ctrl+C and
 SIGTERM reach this process only, which passes SIGTERM on; both servers answer it by shutting
-their kernels down and exiting, and this process then exits 0, as `smtpsim serve` does.
+their kernels down and exiting, and this process then exits 0, as `smtpsim serve` does. (The
+kernels are not in the server's session: jupyter_client starts each in a session of its own, so
+they end only when the server shuts them down, or, if the server is killed, when ipykernel's
+parent poller sees the server gone.)
 
 The kernel is pinned to this Python: the child sees a `python3` kernelspec running
 `sys.executable -m ipykernel_launcher` ahead of any other on JUPYTER_PATH (a user's own
@@ -14,6 +17,8 @@ a PYTHONPATH starting with the checkout, so the notebooks import the simulator t
 
 from __future__ import annotations
 
+import errno
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -65,22 +70,51 @@ def check_installed(command: str) -> None:
         raise WebError(f"{name} is not installed (missing {', '.join(missing)}): {EXTRA}")
 
 
+def _checkout() -> bool:
+    """True when the package runs from a source checkout: `pyproject.toml` and `notebooks/` beside it.
+
+    Never true in site-packages, where neither is installed beside the package.
+    """
+    return (PACKAGE_ROOT / "pyproject.toml").is_file() and (PACKAGE_ROOT / "notebooks").is_dir()
+
+
+def installed_version() -> str:
+    """The installed smtpsim's version, or "dev" when it runs uninstalled (from a checkout on PYTHONPATH)."""
+    try:
+        return importlib.metadata.version("smtpsim")
+    except importlib.metadata.PackageNotFoundError:
+        return "dev"
+
+
 def cache_dir() -> Path:
-    """Where notebooks written from the lessons go when there is no source checkout: the user's cache."""
+    """Where notebooks written from the lessons go when there is no source checkout: a folder of the
+    user's cache per installed version, `.../smtpsim/notebooks/<version>`."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "smtpsim" / "notebooks"
+    return Path(base) / "smtpsim" / "notebooks" / installed_version()
 
 
 def default_dir() -> Path:
-    """The tutorials folder: the checkout's `notebooks/` beside the package, else the lessons written to the cache."""
-    checkout = PACKAGE_ROOT / "notebooks"
-    if checkout.is_dir():
-        return checkout
-    from simulator.lessons.notebooks import write_all  # noqa: PLC0415 - only when there is no checkout
+    """The tutorials folder: the checkout's `notebooks/` beside the package, else the lessons written to the cache.
+
+    Only the notebooks missing from the cache folder are written, so a learner's edits (saved from
+    JupyterLab) are kept from one start to the next; the folder is per installed version, so a new
+    version of smtpsim starts from fresh copies of its own lessons, and a deleted notebook comes back.
+    """
+    if _checkout():
+        return PACKAGE_ROOT / "notebooks"
+    from simulator.lessons import lessons  # noqa: PLC0415 - only when there is no checkout
+    from simulator.lessons.notebooks import notebook_text  # noqa: PLC0415
 
     folder = cache_dir()
     try:
-        write_all(folder)  # every time: the cached notebooks follow the installed lessons
+        folder.mkdir(parents=True, exist_ok=True)
+        for item in lessons():
+            path = folder / f"{item.slug}.ipynb"
+            if path.exists():
+                continue  # maybe edited: never overwritten
+            part = path.with_name(f".{path.name}.{os.getpid()}.part")
+            part.write_text(notebook_text(item), encoding="utf-8")
+            part.replace(path)  # whole or not at all: an interrupted write leaves no half notebook to keep
     except OSError as exc:
         raise WebError(f"cannot write the tutorial notebooks to {folder}: {exc.strerror or exc} (give --dir)") from None
     return folder
@@ -96,14 +130,24 @@ def tutorials(directory: Path | None) -> Path:
 
 
 def find_notebook(folder: Path, name: str) -> Path:
-    """The notebook in `folder` that `name` means: a file name (with or without .ipynb) or a lesson id such as 01."""
-    candidates = [folder / name, folder / f"{name}.ipynb"]
-    candidates += sorted(folder.glob(f"{name}-*.ipynb"))  # a lesson id: 01 -> 01-first-smtp-dialogue.ipynb
-    for path in candidates:
-        if path.suffix == ".ipynb" and path.is_file():
-            return path.resolve()
-    shown = ", ".join(sorted(p.name for p in folder.glob("*.ipynb"))) or "none"
-    raise WebError(f"no notebook {name!r} in {folder} (there: {shown})")
+    """The notebook in `folder` that `name` means: a file name (with or without .ipynb) or a lesson id such as 01.
+
+    `name` is compared with the names of the notebooks in `folder`, never used as a path or a
+    glob pattern, so it can only ever mean a file directly inside the folder.
+    """
+    root = folder.resolve()
+    try:
+        there = sorted(p.name for p in root.iterdir() if p.suffix == ".ipynb" and p.is_file())
+    except OSError as exc:
+        raise WebError(f"cannot list the notebooks in {folder}: {exc.strerror or exc}") from None
+    wanted = [name, f"{name}.ipynb"]  # a file name, with or without .ipynb
+    wanted += [n for n in there if n.startswith(f"{name}-")]  # a lesson id: 01 -> 01-first-smtp-dialogue.ipynb
+    for candidate in wanted:
+        if candidate in there:
+            path = (root / candidate).resolve()
+            if path.parent == root:  # not a symlink leading out of the folder
+                return path
+    raise WebError(f"no notebook {name!r} in {folder} (there: {', '.join(there) or 'none'})")
 
 
 def free_port(host: str = HOST) -> int:
@@ -111,6 +155,19 @@ def free_port(host: str = HOST) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
+
+
+def check_port(port: int, host: str = HOST) -> None:
+    """Raise WebError unless `port` can be bound on `host` now, as the server will bind it (SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if os.name == "posix":  # as Tornado does: a port left in TIME_WAIT is free, one listened on is not
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise WebError(f"port {port} is in use on {host} (give another --port, or 0 for a free one)") from None
+            raise WebError(f"port {port} cannot be used on {host}: {exc.strerror or exc}") from None
 
 
 def voila(folder: Path, notebook: Path | None, port: int) -> Launch:
@@ -157,7 +214,9 @@ def launch(command: str, directory: Path | None, notebook: str | None, port: int
     """Check the installation and the input, and say how to start `command` ("web" or "notebook")."""
     check_installed(command)
     folder = tutorials(directory)
-    path = find_notebook(folder, notebook) if notebook else None
+    path = find_notebook(folder, notebook) if notebook is not None else None
+    if port:
+        check_port(port)  # else another program's server would answer, and ours would fail to start
     chosen = port or free_port()
     return voila(folder, path, chosen) if command == "web" else jupyterlab(folder, path, chosen)
 
@@ -194,13 +253,17 @@ def run(how: Launch, out: TextIO = sys.stdout) -> int:
 
 def _supervise(how: Launch, child: subprocess.Popen[bytes], stopping: list[int], out: TextIO) -> int:
     deadline = time.monotonic() + READY_TIMEOUT
-    while not _listening(how.port):
+    while True:
         if stopping:
             return 0
+        listening = _listening(how.port)
+        # Asked after the port answered: a listener while our server has exited is another program's.
         if child.poll() is not None:
             print(f"smtpsim: {how.name} exited with code {child.returncode} before it listened (its log is above)",
                   file=sys.stderr)  # fmt: skip
             return 1
+        if listening:
+            break
         if time.monotonic() > deadline:
             print(f"smtpsim: {how.name} did not listen on {HOST}:{how.port} within {READY_TIMEOUT:.0f}s",
                   file=sys.stderr)  # fmt: skip
@@ -218,7 +281,12 @@ def _supervise(how: Launch, child: subprocess.Popen[bytes], stopping: list[int],
 
 
 def _stop(child: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server and give it time to shut its kernels down; kill it only if it hangs."""
+    """SIGTERM the server and give it time to shut its kernels down; kill it only if it hangs.
+
+    The kernels are not in the server's process group: jupyter_client starts each in a session of
+    its own. They end because the server, on SIGTERM, shuts them down; if it hangs and is killed
+    here (its group only), each kernel's ipykernel parent poller sees the server gone and exits.
+    """
     if child.poll() is not None:
         return
     child.terminate()
@@ -252,7 +320,7 @@ def _child_env(how: Launch, jupyter_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(how.env)
     env["JUPYTER_PATH"] = _prepend(str(jupyter_path), env.get("JUPYTER_PATH"))
-    if (PACKAGE_ROOT / "pyproject.toml").is_file():  # a source checkout, maybe not installed; never site-packages
+    if _checkout():  # a source checkout, maybe not installed; never site-packages
         env["PYTHONPATH"] = _prepend(str(PACKAGE_ROOT), env.get("PYTHONPATH"))
     return env
 

@@ -31,11 +31,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from simulator.lessons.quiz import Question
-
-WIDGETS = ("stepper", "compare", "console")
 
 
 class LessonError(Exception):
@@ -67,6 +65,16 @@ class Try(BaseModel):
     host: str = "mx.example.org"  # console: the server to type to
     port: int = 25
     steps: int = Field(default=0, ge=0)  # how far to step before showing it
+
+    @model_validator(mode="after")
+    def _fits_the_widget(self) -> Try:
+        given = self.model_fields_set
+        misplaced = [f for f in ("faults", "steps") if f in given and self.widget != "stepper"] + [
+            f for f in ("host", "port") if f in given and self.widget != "console"
+        ]
+        if misplaced:
+            raise ValueError(f"{', '.join(misplaced)} does not apply to widget = {self.widget!r}")
+        return self
 
     def code(self) -> str:
         """The notebook cell that builds and shows the widget."""
@@ -127,6 +135,15 @@ class Lesson:
     @property
     def title(self) -> str:
         return self.meta.title
+
+    def goals_markdown(self) -> str:
+        """What the lesson's first page (or cell) says under its title: the time it takes and its goals."""
+        goals = "\n".join(f"- {goal}" for goal in self.meta.goals)
+        return f"*About {self.meta.minutes} minutes.*\n\n**You will learn to**\n\n{goals}"
+
+    def summary_markdown(self) -> str:
+        """The lesson's closing section."""
+        return "## Summary\n\n" + "\n".join(f"- {point}" for point in self.meta.summary)
 
     def question(self, qid: str) -> Question:
         """The quiz question with that id."""

@@ -29,9 +29,8 @@ LESSON = lesson({id!r})"""
 def notebook(item: Lesson) -> dict[str, object]:
     """The lesson as a notebook: a JSON-ready dict in nbformat 4.5."""
     meta = item.meta
-    goals = "\n".join(f"- {goal}" for goal in meta.goals)
     cells = [
-        _markdown(f"# {meta.id} · {meta.title}\n\n*About {meta.minutes} minutes.*\n\n**You will learn to**\n\n{goals}"),
+        _markdown(f"# {meta.id} · {meta.title}\n\n{item.goals_markdown()}"),
         _code(SETUP.format(id=meta.id)),
     ]
     for part in item.parts:
@@ -43,7 +42,7 @@ def notebook(item: Lesson) -> dict[str, object]:
             cells.append(_code(part.spec.code()))
         elif isinstance(part, Ask):
             cells.append(_code(f"Quiz(LESSON.question({part.question.id!r}))"))
-    cells.append(_markdown("## Summary\n\n" + "\n".join(f"- {point}" for point in meta.summary)))
+    cells.append(_markdown(item.summary_markdown()))
     for number, cell in enumerate(cells):
         cell["id"] = f"{meta.id}-{number:02d}"
     return {

@@ -25,7 +25,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from simulator import faults as catalogue
 from simulator.nodes.tls_channel import TLS_PREFIX
 from simulator.sim import Simulation
 from simulator.trace import Note, TraceEvent
@@ -46,7 +45,7 @@ class _Question(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     prompt: str
-    why: str = ""  # the explanation shown with a right answer (and after a wrong one, once revealed)
+    why: str = ""  # the explanation shown with a right answer
 
     def options(self) -> list[str] | None:
         """The answers to choose from, in order; None when the answer is typed."""
@@ -135,11 +134,6 @@ class NextReplyQuestion(_Question):
             return Feedback(False, f"Close: the first digit, {code[0]}, is right ({_CLASSES[code[0]]}). Try again.")
         return Feedback(False, f"Not {typed}: a {typed[0]}xx reply means {_CLASSES[typed[0]]}. Try again.")
 
-    def reveal(self) -> str:
-        """The answer, for a learner who gives up."""
-        line, explain = self.reply
-        return _joined(f"The server answers {line}", explain, self.why)
-
 
 class BrokenLineQuestion(_Question):
     """Which line of the message as delivered broke its DKIM signature?"""
@@ -211,9 +205,7 @@ def _index(answer: int | str, options: list[str]) -> int | None:
 # A question is asked and checked many times; the scenario behind it runs once per process.
 @lru_cache(maxsize=32)
 def _run(scenario: str, seed: int, faults: tuple[str, ...]) -> list[TraceEvent]:
-    sim = Simulation.from_scenario(scenario, seed=seed)
-    for spec in faults:
-        sim.inject(catalogue.parse(spec))
+    sim = Simulation.from_scenario(scenario, seed=seed, faults=faults)
     sim.run()
     return sim.trace
 
@@ -229,10 +221,11 @@ def _code(line: str, protocol: str) -> str:
 
 def _reply_after(trace: list[TraceEvent], after: str, server: str) -> tuple[str, str, str]:
     """The reply to the first client line that starts with `after`: its line, explanation and protocol."""
+    clients = {e.conn: e.src for e in trace if e.kind == "connect"}  # who opened each connection
     for event in trace:
-        if event.kind != "send" or event.protocol not in _PAIRED or event.conn is None:
+        if event.kind != "send" or event.protocol not in _PAIRED or clients.get(event.conn) != event.src:
             continue
-        if server not in (event.dst, "") or event.src == event.dst:
+        if server not in (event.dst, ""):
             continue
         for unit in event.units:
             if not _is_record(unit.data) and _said(unit.data, _line(unit.summary), after, event.protocol):

@@ -1,10 +1,8 @@
-"""Small HTML helpers shared by the notebook widgets: escaping, wire bytes as text, clock times."""
+"""Small HTML helpers shared by the notebook widgets: escaping, wire bytes as text, headings, notices."""
 
 from __future__ import annotations
 
 import html
-
-from simulator.mail.headers import header_values
 
 WIRE_LIMIT = 2048  # octets of a write shown as text; a message body can be far longer
 
@@ -17,12 +15,6 @@ STYLES = {"good": OK_STYLE, "bad": BAD_STYLE, "info": INFO_STYLE}
 def esc(text: object) -> str:
     """`html.escape` of the text form of anything, quotes included."""
     return html.escape(str(text))
-
-
-def subject(content: bytes) -> str:
-    """The Subject of a message as stored, or a placeholder."""
-    found = header_values(content, "Subject")
-    return found[0] if found else "(no subject)"
 
 
 def wire_text(data: bytes) -> str:

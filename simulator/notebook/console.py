@@ -23,7 +23,6 @@ PLACEHOLDERS = {
     "POP3": "USER name@domain, then PASS password",
     "IMAP": "{tag} LOGIN name@domain password",
 }
-REFUSALS = ("4", "5", "-ERR")  # how a refusing reply starts: SMTP 4xx/5xx, POP3 -ERR (IMAP: see _refusal)
 WHO = {"client": ("C:", "#006064"), "server": ("S:", "#1b5e20"), "world": ("*", "#8d6e00")}
 REFUSED_COLOR = "#b71c1c"
 
@@ -47,18 +46,25 @@ class Console(widgets.VBox):
         self.line = widgets.Text(placeholder="connecting...", layout=widgets.Layout(width="40em"))
         self.send_button = widgets.Button(description="Send")
         self.hang_up_button = widgets.Button(description="Hang up")
+        self.reconnect_button = widgets.Button(description="Connect again", tooltip="a new connection, same world")
         self.output = widgets.HTML(layout=widgets.Layout(overflow="auto", max_height="32em"))
         self.hint = widgets.HTML()
         self.send_button.on_click(lambda _: self._send_typed())
         self.hang_up_button.on_click(lambda _: self.hang_up())
+        self.reconnect_button.on_click(lambda _: self.reconnect())
         with warnings.catch_warnings():
             # Deprecated in ipywidgets 8 for observing `value`, which also fires on leaving the box;
             # the front end still sends this on Enter, which is what a line to send wants.
             warnings.simplefilter("ignore", DeprecationWarning)
             self.line.on_submit(lambda _: self._send_typed())
         super().__init__(
-            children=[self.output, self.hint, widgets.HBox([self.line, self.send_button, self.hang_up_button])]
+            children=[
+                self.output,
+                self.hint,
+                widgets.HBox([self.line, self.send_button, self.hang_up_button, self.reconnect_button]),
+            ]
         )
+        self.host, self.port = host, port
         self._connect(host, port)
 
     def send(self, line: str, buffers: list[bytes] | None = None) -> None:
@@ -78,6 +84,7 @@ class Console(widgets.VBox):
             events = console.send(line)
         except play.ConsoleError as exc:
             self._fail(f"Not sent: {exc}.")
+            self._update()  # the world may have closed it meanwhile (the server's idle timeout)
             return
         self.notice = ""
         self._show(events)
@@ -90,6 +97,13 @@ class Console(widgets.VBox):
         if self.console is not None and self.console.is_open:
             self._show(self.console.hang_up())
         self._update()
+
+    def reconnect(self) -> None:
+        """Hang up if still connected, then open a new connection to the same server in the same world:
+        what the last session changed (a message deleted at QUIT, a flag set) is still there."""
+        self.hang_up()
+        self.console = None
+        self._connect(self.host, self.port)
 
     # --- internals -------------------------------------------------------------------------
 
@@ -116,7 +130,7 @@ class Console(widgets.VBox):
         previous = ""
         for unit in play.describe_exchange(events):
             mark, color = WHO[unit.who]
-            if unit.who == "server" and _refusal(unit.lines[0]):
+            if unit.refused:
                 color = REFUSED_COLOR
             for text in unit.lines:
                 self._lines.append(f'<div style="color:{color}"><b>{esc(mark)}</b> {esc(text)}</div>')
@@ -151,11 +165,3 @@ class Console(widgets.VBox):
             return
         self.hint.value = f"<b>Expects next:</b> {esc(console.expects().text)}"
         self.line.placeholder = PLACEHOLDERS[console.protocol].format(tag=console.next_tag) if is_open else "closed"
-
-
-def _refusal(first_line: str) -> bool:
-    """Whether a reply refuses: SMTP 4xx or 5xx, POP3 -ERR, an IMAP tagged NO or BAD ("a1 NO ...")."""
-    if first_line.startswith(REFUSALS):
-        return True
-    words = first_line.split(" ", 2)
-    return len(words) > 1 and words[0] != "*" and words[1] in ("NO", "BAD")

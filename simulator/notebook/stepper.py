@@ -13,11 +13,12 @@ import ipywidgets as widgets
 from traitlets import Float, Int, Unicode, observe
 
 from simulator import faults as catalogue
-from simulator.notebook._markup import esc, heading, notice_box, subject, wire_text
+from simulator.notebook._markup import esc, heading, notice_box, wire_text
 from simulator.sim import Simulation
 from simulator.trace import Note, TraceEvent
+from simulator.views.mailboxes import PanelLine, device_lines, mailbox_lines, queue_lines
 from simulator.views.sequence import render_sequence_svg
-from simulator.views.transcript import clock
+from simulator.views.transcript import clock, render_transcript
 
 SHOWN = 12  # lines per mailbox or queue: a load test puts thousands in one
 LABEL_LENGTH = 100  # characters of an event's summary in the list
@@ -70,8 +71,11 @@ class Stepper(widgets.VBox):
         self.inject_button = widgets.Button(description="Inject", tooltip="break this now")
         self.fault_kinds = widgets.HTML(_kinds_html())
         self.status = widgets.HTML()
-        self.diagram = widgets.HTML(layout=widgets.Layout(overflow="auto", max_height="32em", flex="3 1 0%"))
+        self.diagram = widgets.HTML(layout=widgets.Layout(overflow="auto", max_height="32em"))
         self.diagram.add_class(DIAGRAM_CLASS)
+        self.transcript = widgets.HTML(layout=widgets.Layout(overflow="auto", max_height="32em"))
+        self.views = widgets.Tab(children=[self.diagram, self.transcript], layout=widgets.Layout(flex="3 1 0%"))
+        self.views.titles = ("Sequence diagram", "Transcript")
         self.events = widgets.Select(options=(), rows=12, layout=widgets.Layout(width="100%"))
         self.detail = widgets.HTML(layout=widgets.Layout(overflow="auto", max_height="24em"))
         self.mailboxes = widgets.HTML(layout=widgets.Layout(flex="1 1 0%"))
@@ -96,7 +100,7 @@ class Stepper(widgets.VBox):
                 self.fault_kinds,
                 self.status,
                 widgets.HBox(
-                    [self.diagram, widgets.VBox([self.events, self.detail], layout=widgets.Layout(flex="2 1 0%"))]
+                    [self.views, widgets.VBox([self.events, self.detail], layout=widgets.Layout(flex="2 1 0%"))]
                 ),
                 widgets.HBox([self.mailboxes, self.queues]),
             ]
@@ -126,9 +130,10 @@ class Stepper(widgets.VBox):
     def back(self) -> None:
         """Undo the last step: the world, the views and the selection go back with it."""
         self._stop_playing()
-        if self._sim.back() is None and not self._sim.trace:
+        if not self._sim.trace:
             self._tell("At the start: nothing to undo.")
         else:
+            self._sim.back()
             self._tell("")
         self._refresh()
 
@@ -154,19 +159,14 @@ class Stepper(widgets.VBox):
         self._refresh()
 
     def inject(self, spec: str) -> bool:
-        """Break the world now with a fault spec (see simulator.faults); False, and a notice, if it cannot be.
-
-        A spec without `at=` takes effect at the current simulated time, so that its `for=`
-        counts from now; a spec with a later `at=` waits for it.
-        """
+        """Break the world now with a fault spec (`Simulation.inject_spec`: `for=` counts from now);
+        False, and a notice, if it cannot be."""
         spec = spec.strip()
         if not spec:
             self._tell("Type or pick a fault spec first.", bad=True)
             return False
         try:
-            fault = catalogue.parse(spec)
-            fault.at = max(fault.at, self._sim.now)
-            self._sim.inject(fault)
+            fault = self._sim.inject_spec(spec)
         except catalogue.FaultSpecError as exc:
             self._tell(str(exc), bad=True)
             return False
@@ -191,10 +191,7 @@ class Stepper(widgets.VBox):
     # --- views -------------------------------------------------------------------------------
 
     def _build(self) -> Simulation:
-        sim = Simulation.from_scenario(self.scenario, seed=self.seed)
-        for spec in self.initial_faults:
-            sim.inject(catalogue.parse(spec))
-        return sim
+        return Simulation.from_scenario(self.scenario, seed=self.seed, faults=self.initial_faults)
 
     def _offer_faults(self) -> None:
         sim = self._sim
@@ -221,8 +218,8 @@ class Stepper(widgets.VBox):
         self.now = sim.now
         self._draw(trace)
         self._list(trace)
-        self.mailboxes.value = _mailboxes_html(sim)
-        self.queues.value = _queues_html(sim)
+        self.mailboxes.value = _panel_html(mailbox_lines(sim.mailboxes()) + device_lines(sim.devices.values()))
+        self.queues.value = _panel_html(queue_lines(sim.queues(), sim.now))
         self._show_status()
 
     def _draw(self, trace: list[TraceEvent]) -> None:
@@ -232,6 +229,8 @@ class Stepper(widgets.VBox):
         svg = render_sequence_svg(trace, title=f"{self.scenario} (seed {self.seed})")
         hint = "" if trace else "<p><i>Nothing has happened yet: press Step or Play.</i></p>"
         self.diagram.value = hint + svg
+        # The same events in swaks' notation (-> client, <- server, ~> <~ inside TLS), explained line by line.
+        self.transcript.value = f"<pre style='font-size:85%;line-height:1.3'>{esc(render_transcript(trace))}</pre>"
 
     def _list(self, trace: list[TraceEvent]) -> None:
         """Show the events in the list and select the last, so that the details follow the cursor."""
@@ -322,47 +321,12 @@ def _note_html(note: Note) -> str:
     )
 
 
-def _mailboxes_html(sim: Simulation) -> str:
-    out = [heading("Mailboxes")]
-    for user in sim.spec.user:
-        try:
-            messages = sim.mailbox(user.address)
-        except KeyError:
-            continue  # a user whose mail is kept elsewhere (a sender only)
-        items = "".join(
-            f"<li>UID {m.uid} at {esc(clock(m.arrived))}: {esc(subject(m.content))}</li>" for m in messages[-SHOWN:]
-        )
-        more = f"<li>... and {len(messages) - SHOWN} earlier</li>" if len(messages) > SHOWN else ""
-        count = f"{len(messages)} message{'' if len(messages) == 1 else 's'}"
-        junk = sim.mailbox(user.address, "Junk")
-        junked = (
-            f"<div>Junk: {len(junk)}: " + ", ".join(esc(subject(m.content)) for m in junk[-SHOWN:]) + "</div>"
-            if junk
-            else ""
-        )
-        out.append(f"<div>{esc(user.address)}: {count}<ul>{more}{items}</ul>{junked}</div>")
-    if sim.devices:
-        out.append(heading("Devices"))
-        for device in sim.devices.values():
-            shown = ", ".join(esc(m.subject) for m in list(device.messages.values())[:SHOWN]) or "nothing"
-            out.append(f"<div>{esc(device.name)} ({esc(device.profile)}) shows {len(device.messages)}: {shown}</div>")
-    return "".join(out)
-
-
-def _queues_html(sim: Simulation) -> str:
-    out = [heading("Queues")]
-    for host in sim.hosts():
-        if host.role != "mail-server":
-            continue
-        entries = sim.queue(host.name)
-        rows = []
-        for entry in entries[:SHOWN]:
-            pending = ", ".join(r.address for r in entry.pending) or "-"
-            wait = max(entry.next_attempt - sim.now, 0.0)
-            retry = "sending now" if entry.in_flight else f"next try at {clock(entry.next_attempt)} (in {wait:.0f} s)"
-            tries = f"{entry.attempts} tr{'y' if entry.attempts == 1 else 'ies'}"
-            rows.append(f"<li>{esc(entry.queue_id)} to {esc(pending)}: {tries}; {esc(retry)}</li>")
-        if len(entries) > SHOWN:
-            rows.append(f"<li>... and {len(entries) - SHOWN} more</li>")
-        out.append(f"<div>{esc(host.name)}: {len(entries)} queued<ul>{''.join(rows)}</ul></div>")
+def _panel_html(lines: list[PanelLine]) -> str:
+    """Lines of the mail panel (simulator.views.mailboxes) as HTML: headings, and items indented by depth."""
+    out = []
+    for line in lines:
+        if line.heading:
+            out.append(heading(line.text))
+        else:
+            out.append(f'<div style="margin-left:{1.5 * line.depth}em">{esc(line.text)}</div>')
     return "".join(out)

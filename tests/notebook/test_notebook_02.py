@@ -30,10 +30,20 @@ for line in typed:
 before_quit = console.output.value
 hint = console.hint.value
 console.send("QUIT")
+after_quit = console.output.value[len(before_quit):]
+closed = console.line.disabled
+# "More to try in a fresh session": Connect again, same server, same world.
+before_more = console.output.value
+console.reconnect_button.click()
+reopened = console.line.disabled
+for line in ["EHLO console.localhost", "DATA", "MAIL FROM:<alice@example.com>", "RCPT TO:<nobody@example.org>",
+             "DATA", "MAIL FROM:<alice@example.com>"]:
+    console.send(line)
+more = console.output.value[len(before_more):]
 print(_json.dumps({
     "arrows": arrows, "position": position, "outcome": outcome, "bounced_to_alice": bounced_to_alice,
-    "console": before_quit, "hint": hint, "after_quit": console.output.value[len(before_quit):],
-    "closed": console.line.disabled,
+    "console": before_quit, "hint": hint, "after_quit": after_quit,
+    "closed": closed, "reopened": reopened, "more": more,
     "typed_mail": sum(b"Subject: hi" in m.content for m in console.sim.mailbox("bob@example.org")),
     "quizzes": quizzes,
 }))
@@ -81,6 +91,18 @@ def test_notebook_02_runs_and_its_widgets_work(tmp_path: Path) -> None:
     assert "CHUNKING" in out and "Expects next" in seen["hint"]
     assert "221 2.0.0 Bye" in seen["after_quit"] and seen["closed"] is True
     assert seen["typed_mail"] == 1
+    # Connect again: a fresh session in the same world, and the replies the lesson quotes for it.
+    assert seen["reopened"] is False
+    more = seen["more"]
+    expected = [
+        "220 mx.example.org ESMTP",
+        "503 5.5.1 Error: need RCPT command",
+        "550 5.1.1",
+        "554 5.5.1 Error: no valid recipients",
+        "503 5.5.1 Error: nested MAIL command",
+    ]
+    positions = [more.index(reply) for reply in expected]
+    assert positions == sorted(positions)
 
     quizzes = seen["quizzes"]
     assert set(quizzes) == {"second-code", "nobody-at-mx", "nobody-at-msa", "rcpt-first", "four-or-five"}

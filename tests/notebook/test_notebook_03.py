@@ -24,16 +24,16 @@ servfail_outcome = [(o.recipient, o.status) for o in servfail.sim.outcome()]
 servfail_delivered = [e.time for e in servfail.sim.trace if e.kind == "deliver"]
 servfail_defers = [e.summary for e in servfail.sim.trace if "defers" in e.summary]
 
-console = _live("Console")[0]
 for line in ["EHLO console.localhost", "MAIL FROM:<mallory@example.net>", "RCPT TO:<bob@example.org>",
              "RCPT TO:<alice@example.com>"]:
-    console.line.value = line
-    console.send_button.click()
+    for console in (stranger, own_server):
+        console.line.value = line
+        console.send_button.click()
 print(_json.dumps({
     "arrows": arrows, "position": position, "fallback_events": fallback_events,
     "fallback_outcome": fallback_outcome, "servfail_outcome": servfail_outcome,
     "servfail_delivered": servfail_delivered, "servfail_defers": servfail_defers,
-    "console": console.output.value, "quizzes": quizzes,
+    "console": stranger.output.value, "own_server": _html.unescape(own_server.output.value), "quizzes": quizzes,
 }))
 """
 )
@@ -42,8 +42,8 @@ print(_json.dumps({
 def test_notebook_03_runs_and_its_widgets_work(tmp_path: Path) -> None:
     notebook, seen = run_notebook("03-relaying-mx-and-dns", CHECK, tmp_path)
 
-    # One Console, two Steppers and four quizzes shown; the DNS lookups and the Received fields printed.
-    assert len(outputs_of(notebook, WIDGET)) == 7
+    # Two Consoles, two Steppers and four quizzes shown; the DNS lookups and the Received fields printed.
+    assert len(outputs_of(notebook, WIDGET)) == 8
     printed = text_of(notebook)
     assert printed.index("MX example.org? -> 10 mx.example.org") < printed.index("A mx.example.org? -> 198.51.100.25")
     assert printed.index("198.51.100.25") < printed.index("connects to mx.example.org port 25")
@@ -67,6 +67,9 @@ def test_notebook_03_runs_and_its_widgets_work(tmp_path: Path) -> None:
     out = seen["console"]
     assert out.index("250 2.1.5 Ok") < out.index("554 5.7.1")
     assert "Relay access denied" in out
+    # smtp.example.com on port 25, without a login: example.org refused, its own user accepted.
+    own = seen["own_server"]
+    assert own.index("554 5.7.1 <bob@example.org>: Relay access denied") < own.rindex("250 2.1.5 Ok")
 
     quizzes = seen["quizzes"]
     assert set(quizzes) == {"open-relay-rcpt", "preference", "servfail", "received-order"}

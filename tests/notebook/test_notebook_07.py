@@ -32,12 +32,23 @@ pushed_at = [
     for unit in e.units if unit.summary == "* 1 EXISTS"
 ]
 
-# The POP3 Console, typed as the lesson says (RETR before logging in first).
+# The POP3 Console, typed as the lesson says; then Connect again and RETR before logging in; then
+# DELE, Hang up, Connect again: the message is still there.
 pop3_hints = []
-for line in ["RETR 1", "USER bob@example.org", "PASS builder", "STAT", "LIST", "RETR 1", "QUIT"]:
-    pop3.line.value = line
-    pop3.send_button.click()
-    pop3_hints.append(pop3.hint.value)
+def _type(console, lines):
+    for line in lines:
+        console.line.value = line
+        console.send_button.click()
+        pop3_hints.append(console.hint.value)
+_type(pop3, ["USER bob@example.org", "PASS builder", "STAT", "LIST", "RETR 1", "QUIT"])
+pop3_closed = pop3.line.disabled
+pop3.reconnect_button.click()
+_type(pop3, ["RETR 1", "USER bob@example.org", "PASS builder", "DELE 1"])
+pop3.hang_up_button.click()
+pop3.reconnect_button.click()
+before_again = pop3.output.value
+_type(pop3, ["USER bob@example.org", "PASS builder", "STAT", "QUIT"])
+pop3_again = pop3.output.value[len(before_again):]
 # The IMAP Console.
 for line in [
     "a1 LOGIN bob@example.org builder", "a2 SELECT INBOX", "a3 UID FETCH 1:* (FLAGS)",
@@ -55,7 +66,8 @@ compared = {
 print(_json.dumps({
     "arrows": arrows, "position": position, "delete_shows": delete_shows, "leave_shows": leave_shows,
     "phone_flags": phone_flags, "delivered_at": delivered_at, "pushed_at": pushed_at,
-    "pop3_out": pop3.output.value, "pop3_hints": pop3_hints, "pop3_closed": pop3.line.disabled,
+    "pop3_out": pop3.output.value, "pop3_hints": pop3_hints, "pop3_closed": pop3_closed,
+    "pop3_again": pop3_again, "pop3_closed_again": pop3.line.disabled,
     "imap_out": imap.output.value, "imap_closed": imap.line.disabled,
     "compared": compared, "columns": len(compare.columns.children), "table": compare.table.value,
     "quizzes": quizzes,
@@ -90,11 +102,15 @@ def test_notebook_07_runs_and_its_widgets_work(tmp_path: Path) -> None:
     assert seen["phone_flags"][-1] == "* 1 FETCH (UID 1 FLAGS (\\Seen))"
     assert seen["delivered_at"] == seen["pushed_at"] and abs(seen["pushed_at"][0] - 60.12) < 1e-6
 
-    # The POP3 Console: -ERR before login, then the session of the lesson, closed by QUIT.
+    # The POP3 Console: the session of the lesson, closed by QUIT; after Connect again, -ERR before login;
+    # DELE, Hang up, Connect again: the marked message is still there.
     pop3 = seen["pop3_out"]
     assert "-ERR Unknown command: RETR" in pop3 and "+OK Logged in." in pop3
     assert "+OK 1 1484" in pop3 and "+OK 1484 octets" in pop3 and "+OK Logging out." in pop3
-    assert "TRANSACTION" in seen["pop3_hints"][3] and seen["pop3_closed"] is True
+    assert pop3.index("+OK Logging out.") < pop3.index("-ERR Unknown command: RETR")
+    assert "TRANSACTION" in seen["pop3_hints"][2] and seen["pop3_closed"] is True
+    assert "+OK Marked to be deleted." in pop3
+    assert "+OK 1 1484" in seen["pop3_again"] and seen["pop3_closed_again"] is True
     # The IMAP Console: BODY[] sets \Seen, the folder and the move, the forgotten tag.
     imap = seen["imap_out"]
     assert "* 1 EXISTS" in imap and "[UIDVALIDITY 1]" in imap

@@ -102,6 +102,7 @@ def test_notebook_08_runs_and_its_widgets_work(tmp_path: Path) -> None:
     assert "550 5.5.2 Error: bare <LF> received" in printed
     assert "554 5.7.1 <bob@example.org>: Relay access denied" in printed
     assert "command-injection-default.toml  Bob holds 1: Alice <alice@example.com>" in printed
+    assert not list(tmp_path.glob("*-default.toml"))  # the copies go to a scratch folder, not the notebook's own
 
     # Stepping moves and grows the diagram; both observers saw traffic.
     assert seen["tap_position"] == 5

@@ -16,7 +16,7 @@ model.run_button.click()
 model_outcome = sorted((o.recipient, o.status) for o in model.sim.outcome())
 
 # The teacher's own file in a Stepper, as the lesson suggests: run it and compare with the prediction.
-own = Stepper("my-lesson.toml")
+own = Stepper(str(work / "my-lesson.toml"))
 own.run_button.click()
 own_outcome = sorted((o.recipient, o.status) for o in own.sim.outcome())
 predicted = predict.choices[predict.answer]
@@ -24,7 +24,8 @@ predicted = predict.choices[predict.answer]
 quizzes = _answer_every_quiz()
 print(_json.dumps({
     "arrows": arrows, "position": position, "model_outcome": model_outcome, "own_outcome": own_outcome,
-    "predicted": predicted, "files": sorted(p.name for p in _Path(".").iterdir()), "quizzes": quizzes,
+    "predicted": predicted, "work": str(work), "files": sorted(p.name for p in work.iterdir()),
+    "here": sorted(p.name for p in _Path(".").iterdir()), "quizzes": quizzes,
 }))
 """
 
@@ -32,8 +33,10 @@ print(_json.dumps({
 def test_notebook_10_runs_and_its_widgets_work(tmp_path: Path) -> None:
     notebook, seen = run_notebook("10-writing-a-scenario", CHECK, tmp_path)
 
-    # The files are written in the notebook's own folder, and nowhere else.
-    assert {"my-lesson.toml", "broken.toml", "wrong.toml", "my-lesson.md"} <= set(seen["files"])
+    # The files are written in a fresh scratch folder, not in the notebook's own (shared in a class).
+    written = {"my-lesson.toml", "broken.toml", "wrong.toml", "my-lesson.md"}
+    assert written == set(seen["files"]) and Path(seen["work"]).name.startswith("smtpsim-")
+    assert not written & set(seen["here"])
     # One Stepper, four quizzes from the lesson and three built in code.
     assert len(outputs_of(notebook, WIDGET)) == 8
     printed = text_of(notebook)

@@ -60,6 +60,7 @@ def test_back_undoes_a_step_and_the_views_follow() -> None:
     stepper.back()
     stepper.back()
     assert stepper.position == 0 and stepper.events.options == () and arrows(stepper) == 0
+    assert stepper.notice == "", "undoing the first step is an undo like any other"
     stepper.back()
     assert stepper.position == 0 and "At the start" in stepper.notice
 
@@ -190,8 +191,10 @@ def test_selecting_an_event_shows_its_explanation_rfc_and_bytes() -> None:
     assert html.escape(greeting.rfc) in detail
     assert "220 smtp.example.com ESMTP&lt;CR&gt;&lt;LF&gt;" in detail  # the wire bytes, as text
     assert stepper.position == 3  # looking does not move
-    stepper.inject("explode:mx.example.org")
-    assert stepper.diagram.value is drawn  # nothing changed, so the diagram was not drawn again
+    assert stepper.inject("greylist:mx.example.org"), "a fault refreshes the views, but the trace is the same"
+    assert stepper.diagram.value is drawn  # nothing happened, so the diagram was not drawn again
+    stepper.step()
+    assert stepper.diagram.value is not drawn
 
 
 # --- Compare -------------------------------------------------------------------------------------
@@ -378,4 +381,41 @@ def test_the_mailboxes_show_what_the_spam_filter_put_in_junk() -> None:
     stepper.run()
     junk = stepper.sim.mailbox("bob@example.org", "Junk")
     assert len(junk) == 1 and stepper.sim.mailbox("bob@example.org") == []
-    assert "Junk: 1: " in stepper.mailboxes.value
+    assert "Junk: 1 message" in stepper.mailboxes.value and "Greenleaf news" in stepper.mailboxes.value
+
+
+def test_the_transcript_tab_follows_the_steps_in_swaks_notation() -> None:
+    stepper = Stepper("starttls-submission")
+    assert stepper.views.titles == ("Sequence diagram", "Transcript")
+    for _ in range(12):
+        stepper.step()
+    text = html.unescape(stepper.transcript.value)
+    assert "<- 220 smtp.example.com ESMTP" in text and "-> STARTTLS" in text
+    assert "~> EHLO laptop.example.com" in text, "inside TLS the arrows change"
+    assert "# The client introduces itself" in text, "each line explained"
+    stepper.back()
+    assert html.unescape(stepper.transcript.value).count("\n") < text.count("\n")
+
+
+def test_connect_again_opens_a_new_session_in_the_same_world() -> None:
+    console = Console("basic", host="mx.example.org", port=110, seed=1)
+    for line in ("USER bob@example.org", "PASS builder", "STAT"):  # Alice's message is in by now
+        console.send(line)
+    assert "<b>S:</b> +OK 1 " in console.output.value
+    for line in ("DELE 1", "QUIT"):
+        console.send(line)
+    assert console.line.disabled, "QUIT closed the connection"
+    console.reconnect_button.click()
+    assert not console.line.disabled and "+OK" in console.output.value.rsplit("connecting", 1)[1]
+    for line in ("USER bob@example.org", "PASS builder", "STAT"):
+        console.send(line)
+    assert "<b>S:</b> +OK 0 0" in console.output.value, "the deletion committed at QUIT is still there"
+    console.reconnect()  # while connected: hangs up first
+    assert console.console is not None and console.console.is_open
+
+
+def test_a_connection_the_world_closed_meanwhile_shows_as_closed_on_the_next_line() -> None:
+    console = Console("basic", host="mx.example.org", port=110, seed=1)
+    console.sim.run()  # long enough for the server's idle timeout to hang up
+    console.send("USER bob@example.org")
+    assert "closed" in console.notice and console.line.disabled and not console.reconnect_button.disabled

@@ -197,8 +197,8 @@ async def walk(pilot: Pilot[None], course: Lesson) -> list[QuizForm]:
         assert shown.display
         headings = [m.source for m in shown.query(Markdown)]
         assert headings[0] == f"# {page.title}"
-        assert any(m.startswith("**In this lesson**") for m in headings) == (number == 0)
-        assert any(m.startswith("## In summary") for m in headings) == (number == len(pages) - 1)
+        assert (course.goals_markdown() in headings) == (number == 0)
+        assert (course.summary_markdown() in headings) == (number == len(pages) - 1)
         for form in shown.query(QuizForm):
             await answer_wrong_then_right(pilot, form)
             forms.append(form)

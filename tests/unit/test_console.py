@@ -295,6 +295,8 @@ def test_a_typed_bdat_chunk_is_counted_and_answered_once_its_last_octet_is_in() 
     assert typed.rfc == "RFC 3030 §2" and f"{size} still to come" in typed.explain
     assert replies(first) == [] and replies(console.send(lines[1])) == []
     assert not console.unanswered
+    during = console.expects()
+    assert during.meaning == "reading a BDAT chunk" and "12 more octets" in during.other and "no dot" in during.other
     last = console.send(lines[2])
     assert replies(last)[0].startswith("250 2.0.0 Ok: queued as")
     assert replies(console.send("NOOP"))[0].startswith("250"), "after the chunk, lines are commands again"
@@ -307,3 +309,48 @@ def test_vrfy_of_an_unknown_user_says_nothing_about_bounces() -> None:
     answer = next(e for e in console.send("VRFY nobody@example.org") if e.src != CONSOLE_HOST)
     assert answer.summary.startswith("550 5.1.1 <nobody@example.org>: Recipient address rejected")
     assert "nobody gets a bounce" in answer.explain
+
+
+def test_a_line_of_a_message_that_starts_with_bdat_is_just_a_line() -> None:
+    console = smtp_to_mx(Simulation.from_scenario("basic"))
+    opening = ["EHLO console.localhost", "MAIL FROM:<learner@console.localhost>", "RCPT TO:<bob@example.org>"]
+    for line in [*opening, "DATA"]:
+        console.send(line)
+    body = console.send("BDAT 100 is what the other way of sending looks like")
+    typed = next(e for e in body if e.src == CONSOLE_HOST)
+    assert typed.rfc == "RFC 5321 §4.5.2", "a line of the message, not a chunk"
+    assert replies(console.send("."))[0].startswith("250 2.0.0 Ok: queued as")
+    noop = console.send("NOOP")
+    assert next(e for e in noop if e.src == CONSOLE_HOST).rfc.startswith("RFC 5321 §4.1.1.9")
+
+
+def test_between_chunks_the_console_expects_another_bdat_and_never_a_dot() -> None:
+    console = smtp_to_mx(Simulation.from_scenario("basic"))
+    for line in ["EHLO console.localhost", "MAIL FROM:<learner@console.localhost>", "RCPT TO:<bob@example.org>"]:
+        console.send(line)
+    console.send("BDAT 4")
+    console.send("Hi")
+    between = console.expects()
+    assert between.state == "BDAT" and "BDAT" in between.verbs + between.also
+    assert "dot" not in between.other and "BDAT and its size" in between.other
+
+
+@pytest.mark.parametrize(
+    ("who", "line", "refused"),
+    [
+        ("server", "550 5.1.1 <nobody@example.org>: Recipient address rejected", True),
+        ("server", "451 4.7.1 Greylisted", True),
+        ("server", "250 2.1.5 Ok", False),
+        ("server", "-ERR Unknown command: RETR", True),
+        ("server", "+OK Logged in.", False),
+        ("server", "a1 NO [AUTHENTICATIONFAILED] Authentication failed.", True),
+        ("server", "a2 BAD Error in IMAP command", True),
+        ("server", "* NO [ALERT] the disk is nearly full", False),  # untagged: a warning, not an answer
+        ("server", "a3 OK Select completed.", False),
+        ("client", "550 typed by the learner", False),
+    ],
+)
+def test_a_dialogue_line_knows_a_refusal_in_each_protocol(who: str, line: str, refused: bool) -> None:
+    from simulator.console import DialogueLine
+
+    assert DialogueLine(who, (line,), "", "").refused is refused

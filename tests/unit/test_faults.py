@@ -246,3 +246,34 @@ def test_a_later_connection_limit_replaces_the_earlier_one_while_it_lasts() -> N
     assert strict > 0, "the scenario's own limit of one connection turns some away"
     assert refused(["maxconn:mx.example.org=10"]) == 0, "the limit raised to ten: nobody is turned away"
     assert refused(["maxconn:mx.example.org=10,for=0.001"]) == strict, "once the raised limit ends, one applies"
+
+
+def test_a_spec_injected_at_the_current_point_counts_its_time_from_there() -> None:
+    sim = Simulation.from_scenario("basic", seed=1)
+    sim.run()
+    sim.submit("alice@example.com", ["bob@example.org"], "Subject: later\r\n\r\nHi", at=5000)
+    sim.run(until=4000)
+    fault = sim.inject_spec("down:mx.example.org,for=3600")
+    assert fault.at == sim.now >= 4000, "no at= (or one in the past) means now"
+    sim.run()
+    later = [e.time for e in sim.trace if e.kind == "deliver"][-1]
+    assert later >= fault.at + 3600, "the MX is down for an hour from the moment it was injected"
+    waiting = sim.inject_spec("greylist:mx.example.org,at=99999")
+    assert waiting.at == 99999, "an at= still to come is kept"
+    with pytest.raises(faults.FaultSpecError):
+        sim.inject_spec("down:nowhere.example")
+
+
+def test_faults_given_to_from_scenario_are_in_from_the_start() -> None:
+    plain = Simulation.from_scenario("basic", seed=1)
+    plain.run()
+    greylisted = Simulation.from_scenario("basic", seed=1, faults=["greylist:mx.example.org"])
+    greylisted.run()
+
+    def said(sim: Simulation) -> list[str]:
+        return [unit.summary for e in sim.trace if e.kind == "send" for unit in e.units]
+
+    assert not any(line.startswith("451") for line in said(plain))
+    assert any(line.startswith("451 4.7.1") for line in said(greylisted))
+    with pytest.raises(faults.FaultSpecError):
+        Simulation.from_scenario("basic", faults=["nonsense"])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from simulator import Simulation
 from simulator.lessons import (
     Ask,
     BrokenLineQuestion,
@@ -253,3 +255,30 @@ def test_an_imap_question_is_answered_by_the_tagged_reply_or_a_continuation() ->
 def test_a_dot_asks_for_the_reply_to_the_end_of_the_message() -> None:
     question = NextReplyQuestion(id="q", prompt="?", scenario="dmarc-reject", after=".", server="mx.example.org")
     assert question.reply[0] == "550 5.7.1 rejected by DMARC policy for example.com"
+
+
+def test_only_a_clients_line_is_asked_about_never_a_servers() -> None:
+    question = NextReplyQuestion(id="q", prompt="?", scenario="basic", after="220")
+    with pytest.raises(LookupError, match="no client line starting '220'"):
+        _ = question.reply
+
+
+def test_a_try_block_takes_only_the_fields_of_its_widget() -> None:
+    bad = SMALL.replace('scenario = "basic"\nfaults', 'scenario = "basic"\nwidget = "compare"\nfaults')
+    with pytest.raises(LessonError, match=re.escape("small.md:13: faults, steps does not apply to widget = 'compare'")):
+        parse(bad, "small.md")
+    console = SMALL.replace('faults = ["greylist:mx.example.org"]\nsteps = 3', 'host = "smtp.example.com"')
+    with pytest.raises(LessonError, match="host does not apply to widget = 'stepper'"):
+        parse(console, "small.md")
+
+
+def test_every_scenario_a_lesson_offers_opens_as_its_widget_will_open_it() -> None:
+    from simulator.console import services
+
+    for item in lessons():
+        for spec in (part.spec for part in item.parts if isinstance(part, Explore)):
+            sim = Simulation.from_scenario(spec.scenario, seed=spec.seed, faults=spec.faults)
+            if spec.widget == "console":
+                assert (spec.host, spec.port) in {(s.host, s.port) for s in services(sim)}, (item.id, spec)
+            if spec.widget == "compare":
+                assert sim.devices, f"lesson {item.id}: {spec.scenario} has no device to compare"

@@ -47,16 +47,6 @@ def code_markdown(source: str) -> str:
     return f"*Python, to run in a notebook or in `python`:*\n\n{fence}python\n{source}\n{fence}"
 
 
-def goals_markdown(lesson: Lesson) -> str:
-    goals = "\n".join(f"- {goal}" for goal in lesson.meta.goals)
-    return f"**In this lesson** (about {lesson.meta.minutes} minutes) you will:\n\n{goals}"
-
-
-def summary_markdown(lesson: Lesson) -> str:
-    points = "\n".join(f"- {point}" for point in lesson.meta.summary)
-    return f"## In summary\n\n{points}\n\n*This is the end of lesson {lesson.id}.*"
-
-
 class LessonsScreen(Screen[Try | None]):
     """Lessons on the left, the current page on the right; answers with the scenario to try, or None on Escape."""
 
@@ -166,7 +156,7 @@ class LessonsScreen(Screen[Try | None]):
         page = self._pages[lesson.id][index]
         widgets: list[Widget] = [Markdown(f"# {page.title}", classes="lesson-heading")]
         if index == 0:
-            widgets.append(Markdown(goals_markdown(lesson), classes="lesson-goals"))
+            widgets.append(Markdown(lesson.goals_markdown(), classes="lesson-goals"))
         for part in page.parts:
             if isinstance(part, Text):
                 widgets.append(Markdown(part.markdown, classes="lesson-text"))
@@ -179,7 +169,7 @@ class LessonsScreen(Screen[Try | None]):
                 widgets.append(Static(Content(f"Opens {where}."), classes="lesson-try-caption"))
                 widgets.append(TryButton(part.spec))
         if index == len(self._pages[lesson.id]) - 1:
-            widgets.append(Markdown(summary_markdown(lesson), classes="lesson-summary"))
+            widgets.append(Markdown(lesson.summary_markdown(), classes="lesson-summary"))
         return widgets
 
     # --- moving ---------------------------------------------------------------------------------

@@ -369,8 +369,7 @@ class MainScreen(Screen[None]):
         """Inject a fault from its spec from this point on; a bad spec is an error notification and changes nothing."""
         sim = self.simulation
         try:
-            fault = faults.parse(spec)
-            sim.inject(fault)
+            fault = sim.inject_spec(spec)  # `for=` counts from this point
         except faults.FaultSpecError as exc:
             self.notify(str(exc), title="Cannot inject that fault", severity="error")
             return False

@@ -30,7 +30,6 @@ PLACEHOLDERS = {
     "IMAP": "{tag} LOGIN name@domain password   (every line starts with a tag; Tab or → completes)",
 }
 # How a reply that refuses looks at its start, per protocol: 4xx/5xx, -ERR, a tagged NO or BAD.
-REFUSALS = ("4", "5", "-ERR")
 
 
 class VerbSuggester(Suggester):
@@ -177,7 +176,7 @@ class PlayScreen(Screen[None]):
         log = self.query_one(RichLog)
         previous = ""
         for unit in describe_exchange(events):
-            refused = unit.who == "server" and _refusal(unit.lines[0])
+            refused = unit.refused
             for text in unit.lines:
                 log.write(_wire_text(unit.who, text, refused))
             note = f"{unit.explain} [{unit.rfc}]" if unit.rfc else unit.explain
@@ -201,11 +200,3 @@ def _wire_text(who: str, text: str, refused: bool) -> Text:
     if who == "server":
         return Text.assemble(("S: ", "bold"), (text, "bold red" if refused else "green"))
     return Text.assemble(("*  ", "bold yellow"), (text, "yellow"))
-
-
-def _refusal(first_line: str) -> bool:
-    """Whether a reply refuses: SMTP 4xx or 5xx, POP3 -ERR, an IMAP tagged NO or BAD ("a1 NO ...")."""
-    if first_line.startswith(REFUSALS):
-        return True
-    words = first_line.split(" ", 2)
-    return len(words) > 1 and words[0] != "*" and words[1] in ("NO", "BAD")

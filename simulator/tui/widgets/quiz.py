@@ -10,7 +10,6 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.message import Message
 from textual.widgets import Button, Input, Markdown, RadioButton, RadioSet, Static
 
 from simulator.lessons import Feedback, Question
@@ -60,18 +59,6 @@ class QuizForm(Vertical):
     }
     """
 
-    class Answered(Message):
-        """The learner checked an answer: the question and what it said back."""
-
-        def __init__(self, form: QuizForm, feedback: Feedback) -> None:
-            super().__init__()
-            self.form = form
-            self.feedback = feedback
-
-        @property
-        def control(self) -> QuizForm:
-            return self.form
-
     def __init__(self, question: Question, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.question = question
@@ -100,7 +87,7 @@ class QuizForm(Vertical):
         """Whether the answer is typed in (no options to choose from)."""
         return self.question.options() is None
 
-    def answer(self) -> int | str | None:
+    def current_answer(self) -> int | str | None:
         """What the learner has chosen or typed so far; None when nothing yet."""
         if self.typed:
             value = self.query_one(Input).value.strip()
@@ -108,18 +95,9 @@ class QuizForm(Vertical):
         index = self.query_one(RadioSet).pressed_index
         return index if index >= 0 else None
 
-    def choose(self, answer: int | str) -> None:
-        """Select the option with this index, or type this text (as the learner would)."""
-        if self.typed:
-            self.query_one(Input).value = str(answer)
-            return
-        buttons = list(self.query(RadioButton))
-        index = answer if isinstance(answer, int) else [str(b.label) for b in buttons].index(answer)
-        buttons[index].value = True
-
     def check(self) -> Feedback:
         """Check the current answer and show what the question says to it."""
-        answer = self.answer()
+        answer = self.current_answer()
         if answer is None:
             hint = "Type an answer first." if self.typed else "Pick one of the answers first."
             feedback = Feedback(False, hint)
@@ -134,7 +112,6 @@ class QuizForm(Vertical):
         line.set_class(not feedback.correct, "-wrong")
         if feedback.correct and self.typed and self.query_one(Input).has_focus:
             self.query_one(".quiz-check", Button).focus()  # out of the answer line, so that the page's keys work
-        self.post_message(self.Answered(self, feedback))
         return feedback
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
