@@ -100,7 +100,7 @@ class SmtpsimApp(App[None]):
 
     def _try(self, spec: Try | None) -> None:
         """Open a lesson's scenario: load it on the main screen, then show the screen the lesson asks for."""
-        if spec is None:
+        if spec is None or not self.main_screen.hold():  # nothing to try, or a background run to pause first
             return
         while self.screen is not self.main_screen and len(self.screen_stack) > 1:
             self.pop_screen()  # a compare or play screen under the lesson works on the world being replaced

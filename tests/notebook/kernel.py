@@ -117,10 +117,10 @@ def text_of(notebook: Any) -> str:
     )
 
 
-def assert_every_quiz_answered(quizzes: dict[str, Any], *, feedback: bool = True) -> None:
-    """Each quiz of the notebook was wrong first, then right, and (with `feedback`) its widget showed why."""
+def assert_every_quiz_answered(quizzes: dict[str, Any]) -> None:
+    """Each quiz of the notebook was wrong first, then right, and its widget showed why."""
     assert quizzes, "the notebook shows no quiz"
     for qid, answers in quizzes.items():
         assert answers["wrong"][0] is False and answers["right"][0] is True, qid
         assert answers["right"][1].startswith("Right") and answers["attempts"] == 2, qid
-        assert answers["feedback_shows_right"] or not feedback, qid
+        assert answers["feedback_shows_right"], qid

@@ -128,7 +128,7 @@ def test_notebook_07_runs_and_its_widgets_work(tmp_path: Path) -> None:
     # Each quiz: wrong first (with its reason), then right.
     quizzes = seen["quizzes"]
     assert set(quizzes) == {"filed", "dele-then-break", "uidl", "seen-on-phone", "idle-answer", "phone-pop3"}
-    assert_every_quiz_answered(quizzes, feedback=False)
+    assert_every_quiz_answered(quizzes)
     assert quizzes["filed"]["right"][1].startswith("Right: the server answers 250 2.0.0 Ok: queued as")
     assert quizzes["idle-answer"]["right"][1].startswith("Right: the server answers + idling")
     assert quizzes["idle-answer"]["wrong"][1].startswith("Not NO, which would mean the command was understood")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from tests.notebook.kernel import WIDGET, assert_every_quiz_answered, outputs_of, run_notebook, text_of
@@ -33,10 +32,7 @@ print(_json.dumps({
 
 
 def test_notebook_09_runs_plots_and_its_widgets_work(tmp_path: Path) -> None:
-    started = time.perf_counter()
-    notebook, seen = run_notebook("09-scale", CHECK, tmp_path)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 45, f"the notebook took {elapsed:.0f} s; the course promises well under a minute"
+    notebook, seen = run_notebook("09-scale", CHECK, tmp_path)  # within the minute, as run_notebook checks
 
     # One Stepper and four quizzes; three figures rendered as PNG.
     assert len(outputs_of(notebook, WIDGET)) == 5
@@ -59,7 +55,7 @@ def test_notebook_09_runs_plots_and_its_widgets_work(tmp_path: Path) -> None:
 
     quizzes = seen["quizzes"]
     assert set(quizzes) == {"little", "waves", "greylisted", "scale-out"}
-    assert_every_quiz_answered(quizzes, feedback=False)
+    assert_every_quiz_answered(quizzes)
     assert quizzes["greylisted"]["right"][1].startswith("Right: the server answers 451 4.7.1")
     assert (
         quizzes["little"]["wrong"][1]

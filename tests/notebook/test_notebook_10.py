@@ -59,7 +59,7 @@ def test_notebook_10_runs_and_its_widgets_work(tmp_path: Path) -> None:
 
     quizzes = seen["quizzes"]
     assert set(quizzes) == {"typo", "check-empty", "carol-fate", "carol-rcpt", "nobody", "first-retry", "where-answer"}
-    assert_every_quiz_answered(quizzes, feedback=False)
+    assert_every_quiz_answered(quizzes)
     assert quizzes["carol-rcpt"]["right"][1].startswith("Right: the server answers 550 5.1.1 <carol@example.org>")
     assert quizzes["nobody"]["right"][1].startswith("Right: the server answers 550 5.1.1 <nobody@example.org>")
     assert quizzes["carol-fate"]["wrong"][1].startswith("Not quite. A refused connection is temporary")

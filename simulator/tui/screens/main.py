@@ -407,7 +407,9 @@ class MainScreen(Screen[None]):
         """Start `scenario` afresh with this seed and these faults injected at its start, as a lesson asks.
 
         The same paths as the picker and the fault panel, so a lesson's world is shown as if the learner
-        had built it by hand; False (with an error notification) when it cannot be built.
+        had built it by hand. False (with an error notification) when the scenario cannot be built, and
+        the world stays as it was; or when a fault cannot be injected, and the world is the new one
+        with the faults that could.
         """
         if not self._replace(scenario, seed, announce=not fault_specs):
             return False
