@@ -26,6 +26,7 @@ from simulator.lessons.model import (
     parse,
 )
 from simulator.lessons.quiz import (
+    REVEAL_AFTER,
     BrokenLineQuestion,
     ChoiceQuestion,
     Feedback,
@@ -34,6 +35,7 @@ from simulator.lessons.quiz import (
 )
 
 __all__ = [
+    "REVEAL_AFTER",
     "Ask",
     "BrokenLineQuestion",
     "ChoiceQuestion",

@@ -12,7 +12,8 @@ Three kinds:
   (the body, and the header fields named in h=).
 
 A front end shows `prompt`, offers `options()` (None: a free answer, typed), and passes what
-the learner chose to `check()`, which returns the `Feedback` to show.
+the learner chose to `check()`, which returns the `Feedback` to show; after REVEAL_AFTER wrong
+answers it offers `reveal()`, the answer and why.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from simulator.sim import Simulation
 from simulator.trace import Note, TraceEvent
 
 REPLY_CODE = re.compile(r"[2-5][0-9][0-9]")
+REVEAL_AFTER = 2  # wrong answers before a front end offers to show the answer
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,10 @@ class _Question(BaseModel):
         return None
 
     def check(self, answer: int | str) -> Feedback:
+        raise NotImplementedError
+
+    def reveal(self) -> str:
+        """The answer and why, for a learner who has tried and is stuck (front ends offer it after REVEAL_AFTER)."""
         raise NotImplementedError
 
 
@@ -82,6 +88,9 @@ class ChoiceQuestion(_Question):
             return Feedback(True, _joined("Right.", self.why))
         reason = self.wrong[index] if self.wrong else ""
         return Feedback(False, _joined("Not quite.", reason or "Look again, and try another answer."))
+
+    def reveal(self) -> str:
+        return _joined(f"The answer: {self.choices[self.answer]}.", self.why)
 
 
 class NextReplyQuestion(_Question):
@@ -134,6 +143,10 @@ class NextReplyQuestion(_Question):
             return Feedback(False, f"Close: the first digit, {code[0]}, is right ({_CLASSES[code[0]]}). Try again.")
         return Feedback(False, f"Not {typed}: a {typed[0]}xx reply means {_CLASSES[typed[0]]}. Try again.")
 
+    def reveal(self) -> str:
+        line, explain, protocol = self._found
+        return _joined(f"The answer: {_code(line, protocol)}. The server answers {line}", explain, self.why)
+
 
 class BrokenLineQuestion(_Question):
     """Which line of the message as delivered broke its DKIM signature?"""
@@ -171,6 +184,11 @@ class BrokenLineQuestion(_Question):
                 "and its field is not named in the h= tag. Try again.",
             )
         return Feedback(False, "That line is exactly as the signer sent it. Try again.")
+
+    def reveal(self) -> str:
+        lines, breaking, _ = self._lines
+        shown = "; ".join(repr(lines[i]) for i in sorted(breaking))
+        return _joined(f"The lines the signer never hashed: {shown}.", self.why)
 
 
 Question = Annotated[ChoiceQuestion | NextReplyQuestion | BrokenLineQuestion, Field(discriminator="kind")]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 from traitlets import Bool, Int
 
-from simulator.lessons.quiz import BrokenLineQuestion, ChoiceQuestion, Feedback, NextReplyQuestion
+from simulator.lessons.quiz import REVEAL_AFTER, BrokenLineQuestion, ChoiceQuestion, Feedback, NextReplyQuestion
 from simulator.notebook._markup import esc, notice_box
 
 NOTHING_CHOSEN = "Choose an answer first."
@@ -21,6 +21,7 @@ class Quiz(widgets.VBox):
 
     correct = Bool(None, allow_none=True, help="whether the last answer checked was right; None before any")
     attempts = Int(0, help="answers checked so far")
+    revealed = Bool(False, help="whether the learner asked to see the answer")
 
     def __init__(self, question: ChoiceQuestion | NextReplyQuestion | BrokenLineQuestion) -> None:
         self.question = question
@@ -40,9 +41,13 @@ class Quiz(widgets.VBox):
             self.answer_box = widgets.Text(placeholder="your answer")
             entry = self.answer_box
         self.check_button = widgets.Button(description="Check")
+        # Offered only after REVEAL_AFTER wrong answers: trying comes first.
+        self.reveal_button = widgets.Button(description="Show the answer", layout=widgets.Layout(display="none"))
         self.feedback = widgets.HTML()
         self.check_button.on_click(lambda _: self._check_entered())
-        super().__init__(children=[self.prompt, entry, self.check_button, self.feedback])
+        self.reveal_button.on_click(lambda _: self.reveal())
+        buttons = widgets.HBox([self.check_button, self.reveal_button])
+        super().__init__(children=[self.prompt, entry, buttons, self.feedback])
 
     def answer(self, value: int | str) -> Feedback:
         """Choose (an index or an option's text) or type `value`, check it, and show the feedback."""
@@ -56,7 +61,17 @@ class Quiz(widgets.VBox):
         self.attempts += 1
         self.correct = feedback.correct
         self.feedback.value = notice_box(feedback.text, "good" if feedback.correct else "bad")
+        stuck = not feedback.correct and self.attempts >= REVEAL_AFTER
+        self.reveal_button.layout.display = None if stuck and not self.revealed else "none"
         return feedback
+
+    def reveal(self) -> str:
+        """Show the answer and why (the question's own words); the learner can still check it afterwards."""
+        text = self.question.reveal()
+        self.revealed = True
+        self.reveal_button.layout.display = "none"
+        self.feedback.value = notice_box(text)
+        return text
 
     def _check_entered(self) -> None:
         """The Check button: whatever is chosen or typed, or a word that nothing is."""

@@ -419,3 +419,17 @@ def test_a_connection_the_world_closed_meanwhile_shows_as_closed_on_the_next_lin
     console.sim.run()  # long enough for the server's idle timeout to hang up
     console.send("USER bob@example.org")
     assert "closed" in console.notice and console.line.disabled and not console.reconnect_button.disabled
+
+
+def test_after_two_wrong_answers_the_answer_can_be_shown() -> None:
+    question = ChoiceQuestion(id="q", prompt="Who speaks first?", choices=["client", "server"], answer=1, why="220.")
+    quiz = Quiz(question)
+    assert quiz.reveal_button.layout.display == "none", "trying comes first"
+    quiz.answer(0)
+    assert quiz.reveal_button.layout.display == "none", "one wrong answer is not yet stuck"
+    quiz.answer(0)
+    assert quiz.reveal_button.layout.display is None, "offered after the second wrong answer"
+    quiz.reveal_button.click()
+    assert quiz.revealed and "The answer: server. 220." in quiz.feedback.value
+    assert quiz.reveal_button.layout.display == "none"
+    assert quiz.answer(1).correct and quiz.reveal_button.layout.display == "none"

@@ -300,6 +300,30 @@ def test_checking_without_an_answer_asks_for_one_and_is_no_attempt(sample: Lesso
     drive(app, script)
 
 
+def test_after_two_wrong_answers_the_answer_can_be_shown(sample: Lesson) -> None:
+    app, _ = make_app(lessons=[sample], lesson="42")
+
+    async def script(pilot: Pilot[None], main: MainScreen) -> None:
+        await pilot.pause()
+        screen = lessons_screen(pilot)
+        await pilot.press("right_square_bracket")
+        form = screen.query_one("#quiz-42-first", QuizForm)
+        reveal = form.query_one(".quiz-reveal", Button)
+        wrong, right = answers(form.question)
+        await answer_by_keys(pilot, form, wrong)
+        assert not reveal.display, "one wrong answer: try again first"
+        await answer_by_keys(pilot, form, wrong)
+        assert reveal.display, "offered after the second wrong answer"
+        reveal.press()
+        await pilot.pause()
+        assert form.revealed and feedback(form) == f"→ {form.question.reveal()}"
+        assert not reveal.display
+        await answer_by_keys(pilot, form, right)
+        assert form.correct is True and not reveal.display
+
+    drive(app, script)
+
+
 def test_code_is_shown_as_python_to_run(sample: Lesson) -> None:
     app, _ = make_app(lessons=[sample], lesson="42")
 

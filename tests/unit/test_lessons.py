@@ -282,3 +282,16 @@ def test_every_scenario_a_lesson_offers_opens_as_its_widget_will_open_it() -> No
                 assert (spec.host, spec.port) in {(s.host, s.port) for s in services(sim)}, (item.id, spec)
             if spec.widget == "compare":
                 assert sim.devices, f"lesson {item.id}: {spec.scenario} has no device to compare"
+
+
+def test_each_kind_of_question_reveals_its_answer_and_why() -> None:
+    choice = parse(SMALL, "small.md").question("pick")
+    assert choice.reveal() == "The answer: that. Because."
+    reply = NextReplyQuestion(id="q", prompt="?", scenario="multi-recipient", after="RCPT TO:<nobody", why="Gone.")
+    reply = reply.model_copy(update={"server": "mx.example.org"})
+    assert reply.reveal().startswith("The answer: 550. The server answers 550 5.1.1 <nobody@example.org>")
+    assert reply.reveal().endswith("Gone.")
+    imap = NextReplyQuestion(id="q", prompt="?", scenario="imap-idle-push", after="A0003 IDLE")
+    assert imap.reveal().startswith("The answer: +. The server answers + idling")
+    dkim = BrokenLineQuestion(id="q", prompt="?", scenario="dkim-tampered", mailbox="bob@example.org", subject="every")
+    assert dkim.reveal().startswith("The lines the signer never hashed: '-- '; 'You receive this because")

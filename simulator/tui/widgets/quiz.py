@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Button, Input, Markdown, RadioButton, RadioSet, Static
 
-from simulator.lessons import Feedback, Question
+from simulator.lessons import REVEAL_AFTER, Feedback, Question
 
 RIGHT, WRONG = "✓", "✗"
 
@@ -42,7 +42,7 @@ class QuizForm(Vertical):
     QuizForm .quiz-answer-bar Input {
         width: 32;
     }
-    QuizForm .quiz-check {
+    QuizForm .quiz-check, QuizForm .quiz-reveal {
         margin-left: 1;
     }
     QuizForm .quiz-feedback {
@@ -65,18 +65,24 @@ class QuizForm(Vertical):
         self.correct: bool | None = None  # None until an answer is checked; then whether the last one was right
         self.attempts = 0  # answers checked (an empty answer is not one)
         self.feedback: Feedback | None = None
+        self.revealed = False  # the learner asked to see the answer
 
     def compose(self) -> ComposeResult:
         yield Markdown(f"**Question.** {self.question.prompt}")
         options = self.question.options()
+        reveal = Button("Show the answer", classes="quiz-reveal")
+        reveal.display = False  # offered only after REVEAL_AFTER wrong answers: trying comes first
         if options is None:
             with Horizontal(classes="quiz-answer-bar"):
                 yield Input(placeholder="your answer; Enter checks", classes="quiz-input")
                 yield Button("Check", classes="quiz-check")
+                yield reveal
         else:
             # Content, not str: an option is shown as written, never read as markup.
             yield RadioSet(*(RadioButton(Content(option)) for option in options), classes="quiz-options")
-            yield Button("Check", classes="quiz-check")
+            with Horizontal(classes="quiz-answer-bar"):
+                yield Button("Check", classes="quiz-check")
+                yield reveal
         yield Static("", classes="quiz-feedback")
 
     def on_mount(self) -> None:
@@ -112,12 +118,28 @@ class QuizForm(Vertical):
         line.set_class(not feedback.correct, "-wrong")
         if feedback.correct and self.typed and self.query_one(Input).has_focus:
             self.query_one(".quiz-check", Button).focus()  # out of the answer line, so that the page's keys work
+        stuck = answer is not None and not feedback.correct and self.attempts >= REVEAL_AFTER
+        self.query_one(".quiz-reveal", Button).display = stuck and not self.revealed
         return feedback
+
+    def reveal(self) -> str:
+        """Show the answer and why, in the question's own words; checking an answer afterwards still works."""
+        text = self.question.reveal()
+        self.revealed = True
+        self.query_one(".quiz-reveal", Button).display = False
+        line = self.query_one(".quiz-feedback", Static)
+        line.update(Content(f"→ {text}"))
+        line.set_class(False, "-right")
+        line.set_class(False, "-wrong")
+        return text
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.has_class("quiz-check"):
             event.stop()
             self.check()
+        elif event.button.has_class("quiz-reveal"):
+            event.stop()
+            self.reveal()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
