@@ -707,6 +707,10 @@ class DNSFault(Fault):
     problem: str = "servfail"
     wrong_host: str = ""
     kind: ClassVar[str] = "dns"
+    models: ClassVar[str] = (
+        "DNS trouble for a domain: it does not exist (nxdomain), its name servers fail (servfail), it has no MX "
+        "(nomx), or its MX names the wrong host (wrongmx)."
+    )
     rfc: ClassVar[str] = "RFC 5321 §5.1; RFC 1035"
 
     @property

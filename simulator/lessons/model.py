@@ -219,7 +219,11 @@ def parse(text: str, source: str) -> Lesson:
 
 
 def _flush(prose: list[str], parts: list[Part]) -> None:
-    text = "\n".join(prose).strip()
+    """The prose so far as a Text part, without blank lines around it; the first line keeps its indent,
+    which may begin an indented code block."""
+    while prose and not prose[0].strip():
+        prose.pop(0)
+    text = "\n".join(prose).rstrip()
     if text:
         parts.append(Text(text))
     prose.clear()

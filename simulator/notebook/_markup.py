@@ -32,3 +32,21 @@ def heading(text: str) -> str:
 def notice_box(text: str, tone: str = "info") -> str:
     """A coloured box holding escaped text: "good" is green, "bad" red, "info" blue."""
     return f'<div style="{STYLES[tone]};padding:4px 8px;margin:2px 0">{esc(text)}</div>'
+
+
+def following(inner: str, height: str = "32em", style: str = "") -> str:
+    """A scrolling box that keeps its newest (bottom) content in view, as a terminal does.
+
+    The browser anchors a `column-reverse` box at its end, so a log or a diagram that grows at the
+    bottom stays scrolled to what just happened without any script; scrolling up still shows the rest.
+    """
+    box = f"display:flex;flex-direction:column-reverse;overflow:auto;max-height:{height};{style}"
+    return f'<div style="{box}"><div>{inner}</div></div>'
+
+
+def inline_code(text: str) -> str:
+    """Escaped text whose `backticked` parts are shown as code, as Markdown would."""
+    parts = esc(text).split("`")
+    if len(parts) % 2 == 0:  # an odd number of backticks: show them as they are
+        return esc(text)
+    return "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))

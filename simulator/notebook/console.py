@@ -14,7 +14,7 @@ import ipywidgets as widgets
 from traitlets import Unicode
 
 from simulator import console as play
-from simulator.notebook._markup import esc, notice_box
+from simulator.notebook._markup import esc, following, notice_box
 from simulator.sim import Simulation
 from simulator.trace import TraceEvent
 
@@ -47,7 +47,7 @@ class Console(widgets.VBox):
         self.send_button = widgets.Button(description="Send")
         self.hang_up_button = widgets.Button(description="Hang up")
         self.reconnect_button = widgets.Button(description="Connect again", tooltip="a new connection, same world")
-        self.output = widgets.HTML(layout=widgets.Layout(overflow="auto", max_height="32em"))
+        self.output = widgets.HTML()
         self.hint = widgets.HTML()
         self.send_button.on_click(lambda _: self._send_typed())
         self.hang_up_button.on_click(lambda _: self.hang_up())
@@ -150,7 +150,8 @@ class Console(widgets.VBox):
         self._render()
 
     def _render(self) -> None:
-        self.output.value = '<div style="font-family:monospace">' + "".join(self._lines) + "</div>"
+        # The newest reply stays in view as the dialogue grows, as in a terminal.
+        self.output.value = following("".join(self._lines), style="font-family:monospace")
 
     def _update(self) -> None:
         """The hint and the input follow the connection: what comes next, or that it is closed."""

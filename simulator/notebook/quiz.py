@@ -10,8 +10,16 @@ import ipywidgets as widgets
 from traitlets import Bool, Int
 
 from simulator.lessons.quiz import REVEAL_AFTER, BrokenLineQuestion, ChoiceQuestion, Feedback, NextReplyQuestion
-from simulator.notebook._markup import esc, notice_box
+from simulator.notebook._markup import inline_code, notice_box
 
+QUIZ_CLASS = "smtpsim-quiz"
+# ipywidgets lays radio labels out on one line of fixed height, so a long answer runs over the next one:
+# let them wrap (the style applies to this page's quizzes only).
+WRAPPING = (
+    f"<style>.{QUIZ_CLASS} .widget-radio-box label {{display: flex; align-items: flex-start; white-space: normal;"
+    f" height: auto; line-height: 1.35; margin-bottom: 6px;}} .{QUIZ_CLASS} .widget-radio-box input"
+    " {flex: none; order: -1; margin: 3px 6px 0 0;}</style>"
+)
 NOTHING_CHOSEN = "Choose an answer first."
 NOTHING_TYPED = "Type an answer first."
 
@@ -25,7 +33,7 @@ class Quiz(widgets.VBox):
 
     def __init__(self, question: ChoiceQuestion | NextReplyQuestion | BrokenLineQuestion) -> None:
         self.question = question
-        self.prompt = widgets.HTML(f"<p><b>{esc(question.prompt)}</b></p>")
+        self.prompt = widgets.HTML(f"<p><b>{inline_code(question.prompt)}</b></p>")
         options = question.options()
         self.choices: widgets.RadioButtons | None = None
         self.answer_box: widgets.Text | None = None
@@ -47,7 +55,8 @@ class Quiz(widgets.VBox):
         self.check_button.on_click(lambda _: self._check_entered())
         self.reveal_button.on_click(lambda _: self.reveal())
         buttons = widgets.HBox([self.check_button, self.reveal_button])
-        super().__init__(children=[self.prompt, entry, buttons, self.feedback])
+        super().__init__(children=[widgets.HTML(WRAPPING), self.prompt, entry, buttons, self.feedback])
+        self.add_class(QUIZ_CLASS)
 
     def answer(self, value: int | str) -> Feedback:
         """Choose (an index or an option's text) or type `value`, check it, and show the feedback."""

@@ -13,7 +13,7 @@ import ipywidgets as widgets
 from traitlets import Float, Int, Unicode, observe
 
 from simulator import faults as catalogue
-from simulator.notebook._markup import esc, heading, notice_box, wire_text
+from simulator.notebook._markup import esc, following, heading, notice_box, wire_text
 from simulator.sim import Simulation
 from simulator.trace import Note, TraceEvent
 from simulator.views.mailboxes import PanelLine, device_lines, mailbox_lines, queue_lines
@@ -25,6 +25,9 @@ LABEL_LENGTH = 100  # characters of an event's summary in the list
 PLAY_MAX = 1_000_000  # the Play widget counts ticks, each one a step; it stops at its max
 DIAGRAM_CLASS = "smtpsim-diagram"
 NOTHING_LEFT = "Nothing left to happen: inject a fault, step back, or reset."
+NOTHING_YET = "Nothing has happened yet: press Step or Play."
+# Every lifeline in view however many hosts talk: the diagram shrinks to its pane's width, never grows past it.
+FIT_WIDTH = f"<style>.{DIAGRAM_CLASS} svg {{max-width: 100%; height: auto;}}</style>"
 
 
 class Stepper(widgets.VBox):
@@ -71,10 +74,13 @@ class Stepper(widgets.VBox):
         self.inject_button = widgets.Button(description="Inject", tooltip="break this now")
         self.fault_kinds = widgets.HTML(_kinds_html())
         self.status = widgets.HTML()
-        self.diagram = widgets.HTML(layout=widgets.Layout(overflow="auto", max_height="32em"))
+        self.diagram = widgets.HTML()
         self.diagram.add_class(DIAGRAM_CLASS)
-        self.transcript = widgets.HTML(layout=widgets.Layout(overflow="auto", max_height="32em"))
-        self.views = widgets.Tab(children=[self.diagram, self.transcript], layout=widgets.Layout(flex="3 1 0%"))
+        self.transcript = widgets.HTML()
+        # min_width 0: a diagram with many lifelines scrolls sideways instead of squeezing the event list.
+        self.views = widgets.Tab(
+            children=[self.diagram, self.transcript], layout=widgets.Layout(flex="3 1 0%", min_width="0")
+        )
         self.views.titles = ("Sequence diagram", "Transcript")
         self.events = widgets.Select(options=(), rows=12, layout=widgets.Layout(width="100%"))
         self.detail = widgets.HTML(layout=widgets.Layout(overflow="auto", max_height="24em"))
@@ -100,7 +106,12 @@ class Stepper(widgets.VBox):
                 self.fault_kinds,
                 self.status,
                 widgets.HBox(
-                    [self.views, widgets.VBox([self.events, self.detail], layout=widgets.Layout(flex="2 1 0%"))]
+                    [
+                        self.views,
+                        widgets.VBox(
+                            [self.events, self.detail], layout=widgets.Layout(flex="2 1 0%", min_width="22em")
+                        ),
+                    ]
                 ),
                 widgets.HBox([self.mailboxes, self.queues]),
             ]
@@ -227,10 +238,12 @@ class Stepper(widgets.VBox):
             return
         self._drawn = trace
         svg = render_sequence_svg(trace, title=f"{self.scenario} (seed {self.seed})")
-        hint = "" if trace else "<p><i>Nothing has happened yet: press Step or Play.</i></p>"
-        self.diagram.value = hint + svg
+        hint = "" if trace else f"<p><i>{NOTHING_YET}</i></p>"
+        # Both views keep their newest lines in view as the learner steps.
+        self.diagram.value = FIT_WIDTH + following(hint + svg)
         # The same events in swaks' notation (-> client, <- server, ~> <~ inside TLS), explained line by line.
-        self.transcript.value = f"<pre style='font-size:85%;line-height:1.3'>{esc(render_transcript(trace))}</pre>"
+        transcript = esc(render_transcript(trace)) if trace else f"<i>{NOTHING_YET}</i>"
+        self.transcript.value = following(f"<pre style='font-size:85%;line-height:1.3;margin:0'>{transcript}</pre>")
 
     def _list(self, trace: list[TraceEvent]) -> None:
         """Show the events in the list and select the last, so that the details follow the cursor."""

@@ -104,7 +104,7 @@ class SmtpsimApp(App[None]):
             return
         while self.screen is not self.main_screen and len(self.screen_stack) > 1:
             self.pop_screen()  # a compare or play screen under the lesson works on the world being replaced
-        if not self.main_screen.load(spec.scenario, spec.seed, spec.faults):
+        if not self.main_screen.load(spec.scenario, spec.seed, spec.faults, spec.steps):
             return
         if spec.widget == "compare":
             self.action_compare()

@@ -433,3 +433,17 @@ def test_after_two_wrong_answers_the_answer_can_be_shown() -> None:
     assert quiz.revealed and "The answer: server. 220." in quiz.feedback.value
     assert quiz.reveal_button.layout.display == "none"
     assert quiz.answer(1).correct and quiz.reveal_button.layout.display == "none"
+
+
+def test_the_logs_keep_their_newest_lines_in_view_and_prompts_show_code() -> None:
+    from simulator.notebook._markup import inline_code
+
+    stepper = Stepper("basic", steps=2)
+    assert "flex-direction:column-reverse" in stepper.diagram.value, "the diagram follows the steps"
+    assert "flex-direction:column-reverse" in stepper.transcript.value
+    console = Console("basic")
+    assert "flex-direction:column-reverse" in console.output.value, "the newest reply stays in view"
+    assert inline_code("type `RCPT TO:<a@b>` now") == "type <code>RCPT TO:&lt;a@b&gt;</code> now"
+    assert inline_code("one ` alone") == "one ` alone"
+    quiz = Quiz(ChoiceQuestion(id="q", prompt="What does `QUIT` do?", choices=["a", "b"], answer=0))
+    assert "<code>QUIT</code>" in quiz.prompt.value and "smtpsim-quiz" in quiz._dom_classes

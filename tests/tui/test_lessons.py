@@ -89,6 +89,7 @@ stepper.sim.outcome()
 scenario = "mx-down-retry"
 seed = 7
 faults = ["greylist:mx.example.org=300"]
+steps = 4
 ```
 
 ```try
@@ -358,6 +359,7 @@ def test_try_a_stepper_loads_the_scenario_with_its_seed_and_faults(sample: Lesso
         assert (main.simulation.scenario, main.simulation.seed) == ("mx-down-retry", 7)
         in_effect = str(main.query_one("#faults-in-effect", Static).content)
         assert "greylist:mx.example.org=300" in in_effect
+        assert len(main.simulation.trace) == 4, "the lesson's steps are taken, as the notebook's Stepper does"
 
     drive(app, script)
 

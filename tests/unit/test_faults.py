@@ -277,3 +277,7 @@ def test_faults_given_to_from_scenario_are_in_from_the_start() -> None:
     assert any(line.startswith("451 4.7.1") for line in said(greylisted))
     with pytest.raises(faults.FaultSpecError):
         Simulation.from_scenario("basic", faults=["nonsense"])
+
+
+def test_every_fault_kind_says_what_it_models() -> None:
+    assert all(faults.kinds().values()), [kind for kind, models in faults.kinds().items() if not models]

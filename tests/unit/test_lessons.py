@@ -295,3 +295,13 @@ def test_each_kind_of_question_reveals_its_answer_and_why() -> None:
     assert imap.reveal().startswith("The answer: +. The server answers + idling")
     dkim = BrokenLineQuestion(id="q", prompt="?", scenario="dkim-tampered", mailbox="bob@example.org", subject="every")
     assert dkim.reveal().startswith("The lines the signer never hashed: '-- '; 'You receive this because")
+
+
+def test_an_indented_code_block_right_after_a_fence_keeps_its_indent() -> None:
+    text = SMALL.replace(
+        "## Another page\n", "    MX example.org? -> 10 mx.example.org\n    A mx.example.org?\n\n## Another page\n"
+    )
+    item = parse(text, "small.md")
+    after_quiz = item.parts[3]
+    assert isinstance(after_quiz, Text)
+    assert after_quiz.markdown.startswith("    MX example.org? -> 10 mx.example.org\n    A mx.example.org?")

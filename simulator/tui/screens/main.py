@@ -403,8 +403,9 @@ class MainScreen(Screen[None]):
         if seed is not None:
             self._replace(self.simulation.scenario, seed)
 
-    def load(self, scenario: str, seed: int | None = None, fault_specs: Sequence[str] = ()) -> bool:
-        """Start `scenario` afresh with this seed and these faults injected at its start, as a lesson asks.
+    def load(self, scenario: str, seed: int | None = None, fault_specs: Sequence[str] = (), steps: int = 0) -> bool:
+        """Start `scenario` afresh with this seed and these faults injected at its start, then take `steps`
+        steps, as a lesson asks.
 
         The same paths as the picker and the fault panel, so a lesson's world is shown as if the learner
         had built it by hand. False (with an error notification) when the scenario cannot be built, and
@@ -414,7 +415,9 @@ class MainScreen(Screen[None]):
         if not self._replace(scenario, seed, announce=not fault_specs):
             return False
         injected = [spec for spec in fault_specs if self._inject(spec)]
-        if fault_specs:
+        if steps:
+            self.simulation.seek(steps)
+        if fault_specs or steps:
             self.refresh_views()
             with_faults = f" with {', '.join(injected)}" if injected else ""
             self.notify(f"{scenario} (seed {self.simulation.seed}){with_faults}: press s to step.")
