@@ -406,7 +406,8 @@ def render_sequence_svg(events: Iterable[TraceEvent], *, title: str = "") -> str
     """
     names, steps = _layout(events)
     col = max(MIN_COLUMN_PX, round(max((len(n) for n in names), default=0) * 7.4 + 28))
-    width = MARGIN * 2 + col * max(len(names), 1)
+    # Wide enough for the title too (15 px bold: about 9 px a character), however few the lifelines.
+    width = max(MARGIN * 2 + col * max(len(names), 1), MARGIN * 2 + round(len(title) * 9))
     centers = [MARGIN + col * i + col / 2 for i in range(len(names))]
     protocols = sorted({s.protocol for s in steps if s.kind != "gap"}, key=_protocol_order)
     y = MARGIN + (28 if title else 0)

@@ -330,3 +330,12 @@ def test_the_view_reads_only_the_trace() -> None:
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     simulator_modules = {m for m in imported if m.startswith("simulator")}
     assert simulator_modules == {"simulator.trace"}, simulator_modules
+
+
+def test_the_title_fits_even_before_any_lifeline() -> None:
+    from simulator.views.sequence import render_sequence_svg
+
+    title = "starttls-submission (seed 1)"
+    svg = render_sequence_svg([], title=title)
+    width = int(svg.split('width="', 1)[1].split('"', 1)[0])
+    assert width >= len(title) * 9, "a 15 px bold title needs about 9 px a character"
