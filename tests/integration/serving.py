@@ -41,6 +41,30 @@ def read_line(stream: IO[bytes], timeout: float) -> bytes:
     return buf
 
 
+def start_smtpsim(
+    args: list[str], stderr_path: Path, timeout: float
+) -> tuple[subprocess.Popen[bytes], dict[str, object]]:
+    """Start `smtpsim ARGS` from the checkout and block until it prints its one JSON line (ports or a URL);
+    fail the test, with its stderr, if it does not within `timeout` seconds."""
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "simulator.cli", *args],
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
+    assert process.stdout is not None
+    try:
+        line = read_line(process.stdout, timeout)
+    except (TimeoutError, EOFError) as exc:
+        process.kill()
+        process.wait()
+        pytest.fail(f"smtpsim {' '.join(args)} never said it was ready: {exc}; stderr:\n{stderr_path.read_text()}")
+    printed: dict[str, object] = json.loads(line)
+    return process, printed
+
+
 @dataclass(frozen=True)
 class SpooledMessage:
     """One message `serve --spool` wrote: QUEUEID.eml and its QUEUEID.json envelope."""
@@ -109,22 +133,8 @@ def start_serve(tmp_path: Path) -> Served:
     spool = tmp_path / "spool"
     stderr_path = tmp_path / "serve.stderr"
     ca_cert = tmp_path / "world-ca.pem"
-    with stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "simulator.cli", "serve", "--spool", str(spool), "--ca-cert", str(ca_cert)],
-            cwd=REPO,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        )
-    assert process.stdout is not None
-    try:
-        line = read_line(process.stdout, READY_TIMEOUT)
-    except (TimeoutError, EOFError) as exc:
-        process.kill()
-        process.wait()
-        pytest.fail(f"smtpsim serve never said it was ready: {exc}; stderr:\n{stderr_path.read_text()}")
-    ports = json.loads(line)
+    args = ["serve", "--spool", str(spool), "--ca-cert", str(ca_cert)]
+    process, ports = start_smtpsim(args, stderr_path, READY_TIMEOUT)
     assert set(ports) == {"smtp", "submission", "pop3", "imap", "submissions", "pop3s", "imaps"}, ports
     return Served(
         process, ports["smtp"], ports["submission"], ports["pop3"], ports["imap"],

@@ -7,7 +7,6 @@ of the page is kept as a test artifact ($SMTPSIM_ARTIFACTS, else tests/artifacts
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.integration.serving import read_line
+from tests.integration.serving import start_smtpsim
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -67,24 +66,9 @@ class Launched:
 def launch(tmp_path: Path, *args: str) -> Launched:
     """Start `smtpsim ARGS` and block until it prints its `{"url": ...}` line."""
     stderr_path = tmp_path / f"{args[0]}.stderr"
-    with stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "simulator.cli", *args],
-            cwd=REPO,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        )
-    assert process.stdout is not None
-    try:
-        line = read_line(process.stdout, START_TIMEOUT)
-    except (TimeoutError, EOFError) as exc:
-        process.kill()
-        process.wait()
-        pytest.fail(f"smtpsim {' '.join(args)} printed no URL: {exc}; stderr:\n{stderr_path.read_text()}")
-    printed = json.loads(line)
+    process, printed = start_smtpsim(list(args), stderr_path, START_TIMEOUT)
     assert list(printed) == ["url"] and printed["url"].startswith("http://127.0.0.1:"), printed
-    return Launched(process, printed["url"], stderr_path)
+    return Launched(process, str(printed["url"]), stderr_path)
 
 
 def stopped_cleanly(server: Launched) -> None:
