@@ -312,6 +312,11 @@ class Simulation:
         """The devices that read mail, by host name; each shows what it has in `messages`."""
         return self._world.devices
 
+    def readers(self) -> list[ClientHost]:
+        """The devices that check their mailbox of their own accord in this scenario (they have `check_at`
+        times): those `compare_retrieval` has something to compare for."""
+        return [h for h in self._spec.host if isinstance(h, ClientHost) and h.retrieval is not None and h.check_at]
+
     @property
     def observers(self) -> dict[str, Tap]:
         """The eavesdroppers on the world's links ([[observer]]), by name; each keeps what it saw in `seen`."""

@@ -11,7 +11,6 @@ import ipywidgets as widgets
 
 from simulator.compare import COLUMNS, COMPARED, PROFILE_TITLES, Comparison, ProfileResult
 from simulator.notebook._markup import esc, notice_box
-from simulator.scenarios.schema import ClientHost
 from simulator.sim import Simulation
 
 NO_DEVICES = (
@@ -44,9 +43,7 @@ class Compare(widgets.VBox):
 
     def _show(self) -> None:
         sim = self.sim
-        # A device with no check times never reads (the default world's wait to be asked): both runs
-        # would show the same nothing.
-        readers = [h for h in sim.spec.host if isinstance(h, ClientHost) and h.retrieval is not None and h.check_at]
+        readers = sim.readers()  # a device that never checks would show the same nothing in both runs
         if not readers:
             self.message.value = notice_box(NO_DEVICES)
             return

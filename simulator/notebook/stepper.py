@@ -117,9 +117,7 @@ class Stepper(widgets.VBox):
             ]
         )
         self._offer_faults()
-        for _ in range(steps):
-            if self._sim.step() is None:
-                break
+        self._sim.seek(steps)
         self._refresh()
 
     @property

@@ -753,13 +753,7 @@ class IMAPClient:
 
     def _authenticate(self, mechanism: str) -> None:
         """AUTHENTICATE, the initial response on the command line when SASL-IR allows (RFC 3501 §6.2.2, RFC 4959)."""
-        client = sasl.create_client(
-            mechanism,
-            username=self.config.username,
-            password=self.config.password,
-            token=self.config.token,
-            rng=self._rng,
-        )
+        client = sasl.client_for(mechanism, self.config, self._rng)
         if client is None:
             self._give_up(f"the user name or password cannot be used with {mechanism} (RFC 4013 §2.3)", None)
             return

@@ -293,13 +293,7 @@ class POP3Client:
     def _start_sasl(self, mechanism: str) -> None:
         """AUTH mechanism, with the initial response on the command line when there is one (RFC 5034 §4)."""
         self._login_method = f"AUTH {mechanism}"
-        client = sasl.create_client(
-            mechanism,
-            username=self.config.username,
-            password=self.config.password,
-            token=self.config.token,
-            rng=self._rng,
-        )
+        client = sasl.client_for(mechanism, self.config, self._rng)
         if client is None:
             self._give_up(f"the user name or password cannot be used with {mechanism} (RFC 4013 §2.3)", None)
             return

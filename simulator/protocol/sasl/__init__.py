@@ -72,7 +72,7 @@ from simulator.protocol.sasl.base import (
     decode_response,
     encode,
 )
-from simulator.protocol.sasl.client import CLIENT_MECHANISMS, SaslClient, create_client
+from simulator.protocol.sasl.client import CLIENT_MECHANISMS, LoginConfig, SaslClient, client_for, create_client
 from simulator.protocol.sasl.cram import CramMD5Client, CramMD5Server, cram_md5_digest, cram_md5_response
 from simulator.protocol.sasl.oauth import (
     OAuthBearerClient,
@@ -117,6 +117,7 @@ __all__ = [
     "FailureKind",
     "LegacyAdapter",
     "LoginClient",
+    "LoginConfig",
     "LoginServer",
     "OAuthBearerClient",
     "OAuthBearerServer",
@@ -143,6 +144,7 @@ __all__ = [
     "XOAuth2Client",
     "XOAuth2Server",
     "accept_token",
+    "client_for",
     "cram_md5_digest",
     "cram_md5_response",
     "create_client",

@@ -58,6 +58,30 @@ def create_client(
         return None
 
 
+class LoginConfig(Protocol):
+    """What a protocol client engine is configured to log in with (None or "" when it has none)."""
+
+    @property
+    def username(self) -> str | None: ...
+
+    @property
+    def password(self) -> str | None: ...
+
+    @property
+    def token(self) -> str | None: ...
+
+
+def client_for(name: str, config: LoginConfig, rng: RandomSource | random.Random | None = None) -> SaslClient | None:
+    """`create_client` with a client engine's configured credentials: the SMTP, POP3 and IMAP clients' one way in."""
+    return create_client(
+        name,
+        username=config.username or "",
+        password=config.password or "",
+        token=config.token or "",
+        rng=rng,
+    )
+
+
 def _create(
     name: str,
     username: str,

@@ -425,13 +425,7 @@ class SMTPClient:
     def _start_auth(self, mechanism: str) -> None:
         self.state = ClientState.AUTH
         mechanism = mechanism.upper()
-        client = sasl.create_client(
-            mechanism,
-            username=self.config.username or "",
-            password=self.config.password or "",
-            token=self.config.token or "",
-            rng=self._rng,
-        )
+        client = sasl.client_for(mechanism, self.config, self._rng)
         if client is None:
             self._end_session(f"cannot authenticate with {mechanism}", SASL_UNUSABLE)
             return
